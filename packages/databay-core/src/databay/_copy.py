@@ -1,0 +1,57 @@
+"""Copying records for ``Link(copy_records=True)``.
+
+``copy.deepcopy`` is general but slow: it keeps a memo and dispatches through the copy
+protocol for every object. Payloads are nearly always plain JSON-like data, so those
+are copied by a direct walk, and anything else falls back to ``copy.deepcopy``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from databay.errors import RecordCopyError
+from databay.record import Record
+
+_ATOMIC = frozenset({int, float, str, bool, type(None), bytes, complex})
+
+
+def _walk(obj: Any) -> Any:
+    cls = type(obj)
+    if cls in _ATOMIC:
+        return obj
+    if cls is dict:
+        return {k: v if type(v) in _ATOMIC else _walk(v) for k, v in obj.items()}
+    if cls is list:
+        return [v if type(v) in _ATOMIC else _walk(v) for v in obj]
+    if cls is tuple:
+        return tuple([v if type(v) in _ATOMIC else _walk(v) for v in obj])
+    return copy.deepcopy(obj)
+
+
+def copy_record(record: Record) -> Record:
+    """An independent copy of ``record``: payload and metadata copied deeply."""
+    try:
+        if type(record) is not Record:  # a subclass may carry more state
+            return copy.deepcopy(record)  # type: ignore[no-any-return]
+        try:
+            payload = _walk(record._payload)
+            metadata = _walk(record._metadata)
+        except RecursionError:  # self-referencing data: deepcopy's memo handles cycles
+            payload = copy.deepcopy(record._payload)
+            metadata = copy.deepcopy(record._metadata)
+    except Exception as exc:
+        raise RecordCopyError(
+            f"cannot copy {record!r} for an outlet ({type(exc).__name__}: {exc}); "
+            f"make the payload deep-copyable (define __deepcopy__) or create the Link "
+            f"with copy_records=False so outlets share the records"
+        ) from exc
+    new = Record.__new__(Record)
+    new._payload = payload
+    new._metadata = metadata
+    return new
+
+
+def copy_records(records: list[Record]) -> list[Record]:
+    """Copy every record of a batch."""
+    return [copy_record(r) for r in records]

@@ -1,0 +1,49 @@
+"""Lazy names for ``databay.inlets``, ``databay.outlets`` and ``databay.planners``.
+
+``from databay.inlets import HttpInlet`` asks the plugin registry for ``HttpInlet``.
+A name that a known distribution provides but that is not installed raises ImportError
+with the ``pip install`` line. ``ImportError``, not ``AttributeError``: ``from X import Y``
+replaces an AttributeError's message with a generic one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from databay import plugins
+from databay.plugins import Kind
+
+
+def make_getattr(
+    kind: Kind, module_name: str, module_globals: dict[str, Any], only: str | None = None
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """``__getattr__`` and ``__dir__`` for a namespace module.
+
+    With ``only``, the module is a compatibility shim for one name (such as
+    ``databay.inlets.http_inlet``, which provides only ``HttpInlet``).
+    """
+
+    def __getattr__(name: str) -> Any:
+        if name.startswith("__") or (only is not None and name != only):
+            raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
+        provided = plugins.registry(kind).get(name)
+        if provided is None:
+            hint = plugins.missing_hint(kind, name)
+            if hint is not None:
+                try:
+                    plugins.resolve(kind, name)
+                except ImportError as exc:
+                    raise ImportError(f"cannot import {module_name}.{name}: {exc}",
+                                      name=module_name) from None
+            raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
+        obj = provided.load()
+        module_globals[name] = obj  # cached: the next access skips the registry
+        return obj
+
+    def __dir__() -> list[str]:
+        names = set(module_globals)
+        names.update([only] if only is not None else plugins.available(kind))
+        return sorted(names)
+
+    return __getattr__, __dir__

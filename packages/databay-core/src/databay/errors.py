@@ -1,0 +1,58 @@
+"""Exceptions raised by databay.
+
+Every error that databay defines derives from :class:`DatabayError`. The names the
+original Databay used (``MissingLinkError``, ``InvalidNodeError``, ...) are kept, and
+keep their original base classes so that existing ``except`` clauses still match.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DatabayError",
+    "ImplementationError",
+    "InvalidNodeError",
+    "MissingLinkError",
+    "PluginNotFoundError",
+    "RecordCopyError",
+    "ScheduleIntervalError",
+    "TransferError",
+]
+
+
+class DatabayError(Exception):
+    """Base class of every error databay defines."""
+
+
+class MissingLinkError(DatabayError, RuntimeError):
+    """A link was expected in a planner but is not there."""
+
+
+class ImplementationError(DatabayError, RuntimeError):
+    """A subclass does not implement what its base class requires."""
+
+
+class InvalidNodeError(DatabayError, RuntimeError, ValueError):
+    """A node was added to a link twice, or removed from a link that does not hold it."""
+
+
+class ScheduleIntervalError(DatabayError, ValueError):
+    """A planner cannot honour a link's interval."""
+
+
+class RecordCopyError(DatabayError, TypeError):
+    """A record could not be copied for an outlet (``Link(copy_records=True)``)."""
+
+
+class PluginNotFoundError(DatabayError, ImportError):
+    """A name that a known distribution provides was asked for, but it is not installed."""
+
+
+class TransferError(DatabayError):
+    """One or more outlets refused records during a transfer.
+
+    ``undelivered`` counts the records that did not reach at least one outlet.
+    """
+
+    def __init__(self, message: str, *, undelivered: int = 0) -> None:
+        super().__init__(message)
+        self.undelivered = undelivered

@@ -1,0 +1,89 @@
+"""Hook specifications of the ``databay`` plugin system.
+
+A plugin is a module (or object) holding functions decorated with
+:data:`databay.hookimpl`, named after the specs below. Distributions expose it through
+the ``databay`` entry-point group::
+
+    [project.entry-points.databay]
+    myplugin = "databay_myplugin.plugin"
+
+Hooks are grouped by phase. Observability hooks must be cheap and must not raise; an
+exception from one is logged and does not disturb the transfer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import pluggy
+
+if TYPE_CHECKING:
+    from databay.base_planner import BasePlanner
+    from databay.link import Link, TransferResult, Update
+
+__all__ = ["hookimpl", "hookspec"]
+
+hookspec = pluggy.HookspecMarker("databay")
+hookimpl = pluggy.HookimplMarker("databay")
+
+#: What a registration hook may return for each class it provides: the class itself,
+#: or a lazy reference ``"package.module:ClassName"`` imported only when first used.
+Provided = Iterable[Any]
+
+
+# -- Registration hooks -------------------------------------------------------------
+
+
+@hookspec
+def databay_register_inlets() -> Provided:
+    """Return the inlet classes this plugin provides.
+
+    Called once when the registry is built. Return classes or lazy references
+    ``"module:ClassName"``; a lazy reference keeps heavy imports out of plugin loading.
+    The name users import is the class name (the part after ``:``).
+    """
+
+
+@hookspec
+def databay_register_outlets() -> Provided:
+    """Return the outlet classes this plugin provides (see :func:`databay_register_inlets`)."""
+
+
+@hookspec
+def databay_register_planners() -> Provided:
+    """Return the planner classes this plugin provides (see :func:`databay_register_inlets`)."""
+
+
+# -- Planner lifecycle hooks --------------------------------------------------------
+
+
+@hookspec
+def databay_planner_started(planner: BasePlanner) -> None:
+    """Called when ``planner`` has started its links and begins scheduling."""
+
+
+@hookspec
+def databay_planner_stopped(planner: BasePlanner) -> None:
+    """Called when ``planner`` has stopped and its links' nodes were shut down."""
+
+
+# -- Transfer hooks -----------------------------------------------------------------
+
+
+@hookspec
+def databay_transfer_started(link: Link, update: Update) -> None:
+    """Called when ``link`` starts the transfer identified by ``update``."""
+
+
+@hookspec
+def databay_transfer_finished(link: Link, update: Update, result: TransferResult) -> None:
+    """Called when a transfer completed. ``result`` holds the records pulled, the
+    records pushed per outlet, errors that were ignored and the duration."""
+
+
+@hookspec
+def databay_transfer_failed(
+    link: Link, update: Update, error: BaseException, result: TransferResult
+) -> None:
+    """Called when a transfer raised ``error``. ``result`` holds what was done before it."""

@@ -1,0 +1,72 @@
+"""FileInlet: reads a file line by line, or whole."""
+
+from __future__ import annotations
+
+import os
+from enum import Enum
+from typing import IO, Any
+
+from databay.inlet import Inlet
+from databay.link import Update
+
+__all__ = ["FileInlet", "FileInletMode"]
+
+
+class FileInletMode(Enum):
+    """How FileInlet reads: one line per pull, or the whole file per pull."""
+
+    LINE = "line"
+    FILE = "file"
+
+
+class FileInlet(Inlet):
+    """Reads ``filepath``: in ``LINE`` mode one line per pull (newline included; at the
+    end of the file no record), in ``FILE`` mode the whole content on every pull.
+
+    :param filepath: the file to read.
+    :param read_mode: a :class:`FileInletMode`.
+    :param encoding: the file's text encoding.
+    """
+
+    def __init__(
+        self,
+        filepath: str | os.PathLike[str],
+        read_mode: FileInletMode = FileInletMode.LINE,
+        metadata: dict[str, Any] | None = None,
+        encoding: str = "utf-8",
+    ) -> None:
+        super().__init__(metadata)
+        if not isinstance(filepath, (str, os.PathLike)):
+            raise TypeError(f"FileInlet(filepath=...) must be a path, got {filepath!r}")
+        if not isinstance(read_mode, FileInletMode):
+            raise ValueError(
+                f"FileInlet(read_mode=...) must be FileInletMode.LINE or FileInletMode.FILE, "
+                f"got {read_mode!r}"
+            )
+        self.filepath = os.fspath(filepath)
+        self.read_mode = read_mode
+        self.encoding = encoding
+        self._file: IO[str] | None = None
+
+    def on_start(self) -> None:
+        if self.read_mode is FileInletMode.LINE and self._file is None:
+            self._file = open(self.filepath, encoding=self.encoding)  # noqa: SIM115
+
+    def on_shutdown(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def pull(self, update: Update) -> Any:
+        if self.read_mode is FileInletMode.FILE:
+            with open(self.filepath, encoding=self.encoding) as f:
+                return f.read()
+        if self._file is None:  # pulled without a planner: open on first use
+            self.on_start()
+        assert self._file is not None
+        line = self._file.readline()
+        return line if line else None
+
+    def __repr__(self) -> str:
+        return (f"FileInlet(filepath={self.filepath!r}, read_mode={self.read_mode}, "
+                f"metadata={self.metadata!r})")

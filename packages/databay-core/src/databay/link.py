@@ -1,0 +1,511 @@
+"""The Link: moves records from its inlets to its outlets, one transfer at a time."""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import reprlib
+import sys
+import threading
+import warnings
+from collections.abc import Callable, Sequence
+from time import perf_counter
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from databay import _runtime
+from databay._copy import copy_records as _copy_records
+from databay._node import is_async_method
+from databay._validate import callables, flag, interval as _interval
+from databay.errors import InvalidNodeError
+from databay.inlet import Inlet
+from databay.outlet import Outlet
+from databay.record import Record
+
+if TYPE_CHECKING:
+    import asyncio
+
+__all__ = ["Link", "TransferResult", "Update"]
+
+_LOGGER = logging.getLogger("databay.Link")
+
+Processor = Callable[[list[Record]], list[Record]]
+Grouper = Callable[[list[list[Record]]], list[list[Record]]]
+N = TypeVar("N", Inlet, Outlet)
+
+_short = reprlib.Repr()
+_short.maxlist = 3
+_short.maxstring = 80
+_short.maxother = 80
+
+
+class Update:
+    """Identifies one transfer: the link's tags and the transfer's number.
+
+    ``str(update)`` is ``"tag1.tag2.N"``, or ``"N"`` for a link without tags.
+    """
+
+    __slots__ = ("tags", "transfer_number")
+
+    def __init__(self, tags: list[str], transfer_number: int) -> None:
+        self.tags = tags
+        self.transfer_number = transfer_number
+
+    def __str__(self) -> str:
+        return ".".join([*self.tags, str(self.transfer_number)])
+
+    __repr__ = __str__
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Update):
+            return NotImplemented
+        return self.tags == other.tags and self.transfer_number == other.transfer_number
+
+    def __hash__(self) -> int:
+        return hash((tuple(self.tags), self.transfer_number))
+
+
+class TransferResult:
+    """What one transfer did. Returned by :meth:`Link.transfer` and given to the hooks.
+
+    ``pulled``: records the inlets produced (before processors); ``pushed`` and
+    ``undelivered``: records each outlet accepted or did not accept; ``errors``: the
+    exceptions raised by nodes, processors or groupers (ignored or not); ``duration``:
+    seconds from start to end.
+    """
+
+    __slots__ = ("duration", "errors", "pulled", "pushed", "undelivered", "update")
+
+    def __init__(self, update: Update) -> None:
+        self.update = update
+        self.pulled = 0
+        self.pushed: dict[Outlet, int] = {}
+        self.undelivered: dict[Outlet, int] = {}
+        self.errors: list[BaseException] = []
+        self.duration = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed."""
+        return not self.errors
+
+    def __repr__(self) -> str:
+        return (f"TransferResult(update={self.update}, pulled={self.pulled}, "
+                f"pushed={self.pushed}, undelivered={self.undelivered}, "
+                f"errors={self.errors}, duration={self.duration:.6f})")
+
+
+# Which observability hooks have implementations; cleared by databay.plugins on change.
+_hook_cache: dict[str, Any] = {}
+
+
+def _hook(name: str) -> Any:
+    try:
+        return _hook_cache[name]
+    except KeyError:
+        from databay.plugins import get_plugin_manager
+
+        caller = getattr(get_plugin_manager().hook, name)
+        found = _hook_cache[name] = caller if caller.get_hookimpls() else None
+        return found
+
+
+def _fire(name: str, **kwargs: Any) -> None:
+    caller = _hook(name)
+    if caller is None:
+        return
+    try:
+        caller(**kwargs)
+    except Exception:
+        _LOGGER.exception("a %s hook implementation raised; the transfer goes on", name)
+
+
+def _nodes(value: Any, base: type[N], arg: str) -> list[N]:
+    if value is None:
+        return []
+    items = list(value) if isinstance(value, (list, tuple, set, frozenset)) else [value]
+    for item in items:
+        if not isinstance(item, base):
+            raise TypeError(
+                f"Link {arg} must be {base.__name__} instances (or a list of them), "
+                f"got {type(item).__name__}: {item!r}"
+            )
+    return items
+
+
+class Link:
+    """Moves records from inlets to outlets; a planner calls :meth:`transfer` on an interval.
+
+    :param inlets: an Inlet or a list of them.
+    :param outlets: an Outlet or a list of them.
+    :param interval: time between transfers: a ``timedelta`` or a number of seconds.
+    :param tags: a string or list of strings naming the link (``Update`` shows them).
+    :param copy_records: give each outlet its own copy of the records (default True).
+    :param ignore_exceptions: log and skip failing nodes instead of raising (default False).
+    :param inlet_concurrency: how many async inlets are pulled at once.
+    :param immediate_transfer: transfer once at planner start (if the planner agrees).
+    :param processors: callables ``records -> records`` applied to every transfer.
+    :param groupers: callables ``batches -> batches`` that split records into batches.
+    :param catch_exceptions: deprecated alias of ``ignore_exceptions``.
+    :param name: deprecated; becomes ``tags=[name]``.
+    """
+
+    def __init__(
+        self,
+        inlets: Inlet | Sequence[Inlet] | None,
+        outlets: Outlet | Sequence[Outlet] | None,
+        interval: datetime.timedelta | float,
+        tags: str | Sequence[str] | None = None,
+        copy_records: bool = True,
+        ignore_exceptions: bool = False,
+        catch_exceptions: bool | None = None,
+        inlet_concurrency: int = 9999,
+        immediate_transfer: bool = True,
+        processors: Processor | Sequence[Processor] | None = None,
+        groupers: Grouper | Sequence[Grouper] | None = None,
+        name: str | None = None,
+    ) -> None:
+        if catch_exceptions is not None:
+            warnings.warn(
+                "Link(catch_exceptions=...) is deprecated, use ignore_exceptions=...",
+                DeprecationWarning, stacklevel=2,
+            )
+            ignore_exceptions = catch_exceptions
+        if name is not None:
+            warnings.warn(
+                "Link(name=...) is deprecated, use tags=[...]; the name becomes the first tag",
+                UserWarning, stacklevel=2,
+            )
+            if tags is None:
+                tags = [name]
+        self._inlets: list[Inlet] = []
+        self._outlets: list[Outlet] = []
+        self._interval = _interval(interval, "Link")
+        self._tags = self._check_tags(tags)
+        self.copy_records = flag(copy_records, "Link", "copy_records")
+        self.ignore_exceptions = flag(ignore_exceptions, "Link", "ignore_exceptions")
+        self.immediate_transfer = flag(immediate_transfer, "Link", "immediate_transfer")
+        if isinstance(inlet_concurrency, bool) or not isinstance(inlet_concurrency, int) \
+                or inlet_concurrency < 1:
+            raise ValueError(
+                f"Link(inlet_concurrency=...) must be a positive int, got {inlet_concurrency!r}"
+            )
+        self.inlet_concurrency = inlet_concurrency
+        self.processors: list[Processor] = callables(processors, "processors", "Link")
+        self.groupers: list[Grouper] = callables(groupers, "groupers", "Link")
+        self._count = 0
+        self._count_lock = threading.Lock()
+        self._job: Any = None
+        self._all_sync = True
+        self.add_inlets(inlets)
+        self.add_outlets(outlets)
+
+    # -- configuration --------------------------------------------------------------
+
+    @staticmethod
+    def _check_tags(tags: Any) -> list[str]:
+        if tags is None:
+            return []
+        if isinstance(tags, str):
+            return [tags]
+        if isinstance(tags, (list, tuple)) and all(isinstance(t, str) for t in tags):
+            return list(tags)
+        raise TypeError(f"Link(tags=...) must be a string or a list of strings, got {tags!r}")
+
+    @property
+    def tags(self) -> list[str]:
+        """The link's tags."""
+        return self._tags
+
+    @property
+    def name(self) -> str:
+        """Deprecated: the first tag, or ``''``."""
+        warnings.warn("Link.name is deprecated, use Link.tags", DeprecationWarning, stacklevel=2)
+        return self._tags[0] if self._tags else ""
+
+    @property
+    def interval(self) -> datetime.timedelta:
+        """Time between transfers."""
+        return self._interval
+
+    @interval.setter
+    def interval(self, value: datetime.timedelta | float) -> None:
+        self._interval = _interval(value, "Link")
+
+    @property
+    def inlets(self) -> list[Inlet]:
+        """The link's inlets (use ``add_inlets``/``remove_inlets`` to change them)."""
+        return self._inlets
+
+    @property
+    def outlets(self) -> list[Outlet]:
+        """The link's outlets (use ``add_outlets``/``remove_outlets`` to change them)."""
+        return self._outlets
+
+    @property
+    def transfer_number(self) -> int:
+        """How many transfers this link has started."""
+        return self._count
+
+    @property
+    def job(self) -> Any:
+        """The planner's handle for this link's schedule, or None."""
+        return self._job
+
+    def set_job(self, job: Any) -> None:
+        """Used by planners to attach their scheduling handle."""
+        self._job = job
+
+    def _add(self, target: list[N], nodes: Any, base: type[N], arg: str) -> None:
+        new = _nodes(nodes, base, arg)
+        for node in new:
+            if node in target or new.count(node) > 1:
+                raise InvalidNodeError(f"{node!r} is already one of this link's {arg}")
+        target.extend(new)
+        self._update_sync()
+
+    def _remove(self, target: list[N], nodes: Any, base: type[N], arg: str) -> None:
+        for node in _nodes(nodes, base, arg):
+            if node not in target:
+                raise InvalidNodeError(f"{node!r} is not one of this link's {arg}")
+            target.remove(node)
+        self._update_sync()
+
+    def _update_sync(self) -> None:
+        self._all_sync = not any(is_async_method(i, "pull") for i in self._inlets) and \
+            not any(is_async_method(o, "push") for o in self._outlets)
+
+    def add_inlets(self, inlets: Inlet | Sequence[Inlet]) -> None:
+        """Add one inlet or a list of them. A duplicate raises InvalidNodeError."""
+        self._add(self._inlets, inlets, Inlet, "inlets")
+
+    def remove_inlets(self, inlets: Inlet | Sequence[Inlet]) -> None:
+        """Remove inlets. One that is not in the link raises InvalidNodeError."""
+        self._remove(self._inlets, inlets, Inlet, "inlets")
+
+    def add_outlets(self, outlets: Outlet | Sequence[Outlet]) -> None:
+        """Add one outlet or a list of them. A duplicate raises InvalidNodeError."""
+        self._add(self._outlets, outlets, Outlet, "outlets")
+
+    def remove_outlets(self, outlets: Outlet | Sequence[Outlet]) -> None:
+        """Remove outlets. One that is not in the link raises InvalidNodeError."""
+        self._remove(self._outlets, outlets, Outlet, "outlets")
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def on_start(self) -> None:
+        """Start every inlet, then every outlet (each node once, however many links share it)."""
+        self._each_node("try_start")
+
+    def on_shutdown(self) -> None:
+        """Shut down every inlet, then every outlet that is active."""
+        self._each_node("try_shutdown")
+
+    def _each_node(self, method: str) -> None:
+        for node in [*self._inlets, *self._outlets]:
+            try:
+                getattr(node, method)()
+            except Exception as exc:
+                if not self.ignore_exceptions:
+                    raise
+                _LOGGER.exception("%s: %s.%s() raised (ignored): %s", self, node, method, exc)
+
+    # -- transfer -------------------------------------------------------------------
+
+    def _next_update(self) -> Update:
+        with self._count_lock:
+            number = self._count
+            self._count = number + 1
+        return Update(self._tags, number)
+
+    def transfer(self) -> TransferResult:
+        """Run one transfer: pull every inlet, process, group, push every batch to
+        every outlet. Returns what happened.
+
+        A link whose nodes are all synchronous runs in the calling thread; async nodes
+        run on databay's shared event loop. From async code use :meth:`atransfer`.
+        """
+        if self._all_sync:
+            if _runtime.in_running_loop():
+                raise RuntimeError(
+                    "Link.transfer() was called from inside a running event loop, where it "
+                    "would block the loop; use 'await link.atransfer()' instead"
+                )
+            return self._transfer_sync()
+        return _runtime.run_sync(self.atransfer(), "Link.transfer()", "await link.atransfer()")
+
+    def _begin(self) -> tuple[Update, TransferResult, float]:
+        update = self._next_update()
+        if _LOGGER.isEnabledFor(logging.DEBUG):
+            _LOGGER.debug("%s transfer", update)
+        _fire("databay_transfer_started", link=self, update=update)
+        return update, TransferResult(update), perf_counter()
+
+    def _end(self, result: TransferResult, started: float, error: BaseException | None) -> None:
+        result.duration = perf_counter() - started
+        if error is not None:
+            _fire("databay_transfer_failed", link=self, update=result.update, error=error,
+                  result=result)
+            return
+        if _LOGGER.isEnabledFor(logging.DEBUG):
+            _LOGGER.debug("%s done", result.update)
+        _fire("databay_transfer_finished", link=self, update=result.update, result=result)
+
+    def _transfer_sync(self) -> TransferResult:
+        update, result, started = self._begin()
+        try:
+            records: list[Record] = []
+            for inlet in self._inlets:
+                try:
+                    data = inlet.pull(update)
+                except Exception as exc:
+                    self._failed(exc, result, f"pulling from {inlet!r}")
+                    continue
+                records += inlet._to_records(data)
+            for batch in self._batches(records, result):
+                for outlet in self._outlets:
+                    prepared = self._prepare(batch, outlet, result)
+                    if prepared is None:
+                        continue
+                    try:
+                        outlet.push(prepared, update)
+                    except Exception as exc:
+                        self._push_failed(exc, outlet, prepared, result)
+                    else:
+                        result.pushed[outlet] = result.pushed.get(outlet, 0) + len(prepared)
+                self._raise_push_errors(result)
+        except BaseException as exc:
+            self._end(result, started, exc)
+            raise
+        self._end(result, started, None)
+        return result
+
+    async def atransfer(self) -> TransferResult:
+        """Run one transfer on the running event loop (see :meth:`transfer`).
+
+        Async inlets are pulled concurrently (at most ``inlet_concurrency`` at once) and
+        each batch is pushed to all outlets concurrently. Sync nodes run in the loop's
+        default executor, so they never block it.
+        """
+        import asyncio  # imported on first async use: keeps `import databay` light
+
+        update, result, started = self._begin()
+        try:
+            pulls = [self._apull(inlet, update) for inlet in self._inlets]
+            if len(pulls) > self.inlet_concurrency:
+                semaphore = asyncio.Semaphore(self.inlet_concurrency)
+                pulls = [_limited(semaphore, p) for p in pulls]
+            outcomes = await asyncio.gather(*pulls, return_exceptions=True)
+            records: list[Record] = []
+            for inlet, outcome in zip(self._inlets, outcomes):
+                if isinstance(outcome, BaseException):
+                    if not isinstance(outcome, Exception):
+                        raise outcome
+                    self._failed(outcome, result, f"pulling from {inlet!r}")
+                else:
+                    records += inlet._to_records(outcome)
+            for batch in self._batches(records, result):
+                await asyncio.gather(*(self._apush(o, batch, update, result) for o in self._outlets))
+                self._raise_push_errors(result)
+        except BaseException as exc:
+            self._end(result, started, exc)
+            raise
+        self._end(result, started, None)
+        return result
+
+    @staticmethod
+    async def _apull(inlet: Inlet, update: Update) -> Any:
+        if is_async_method(inlet, "pull"):
+            return await inlet.pull(update)
+        return await sys.modules["asyncio"].get_running_loop().run_in_executor(None, inlet.pull, update)
+
+    async def _apush(
+        self, outlet: Outlet, batch: list[Record], update: Update, result: TransferResult
+    ) -> None:
+        prepared = self._prepare(batch, outlet, result)
+        if prepared is None:
+            return
+        try:
+            if is_async_method(outlet, "push"):
+                await outlet.push(prepared, update)
+            else:
+                await sys.modules["asyncio"].get_running_loop().run_in_executor(
+                    None, outlet.push, prepared, update)
+        except Exception as exc:
+            self._push_failed(exc, outlet, prepared, result)
+        else:
+            result.pushed[outlet] = result.pushed.get(outlet, 0) + len(prepared)
+
+    # -- transfer steps shared by the sync and async paths ----------------------------
+
+    def _failed(self, exc: Exception, result: TransferResult, doing: str) -> None:
+        """An inlet, processor or grouper failed: raise, or log and go on."""
+        result.errors.append(exc)
+        if not self.ignore_exceptions:
+            raise exc
+        _LOGGER.error("%s: %s raised (ignored): %r", result.update, doing, exc, exc_info=exc)
+
+    def _batches(self, records: list[Record], result: TransferResult) -> list[list[Record]]:
+        result.pulled = len(records)
+        for processor in self.processors:
+            try:
+                records = _checked(processor(records), processor, "processor")
+            except Exception as exc:
+                self._failed(exc, result, f"link processor {processor!r}")
+        batches = [records]
+        for grouper in self.groupers:
+            try:
+                batches = _checked(grouper(batches), grouper, "grouper")
+            except Exception as exc:
+                self._failed(exc, result, f"grouper {grouper!r}")
+        return batches
+
+    def _prepare(
+        self, batch: list[Record], outlet: Outlet, result: TransferResult
+    ) -> list[Record] | None:
+        """The batch as ``outlet`` receives it: copied if asked, then its processors.
+        None when a processor failed and the error is ignored (logged with the count)."""
+        try:
+            records = _copy_records(batch) if self.copy_records else list(batch)
+            for processor in outlet.processors:
+                records = _checked(processor(records), processor, "processor")
+        except Exception as exc:
+            self._push_failed(exc, outlet, batch, result)
+            return None
+        return records
+
+    def _push_failed(
+        self, exc: Exception, outlet: Outlet, records: list[Record], result: TransferResult
+    ) -> None:
+        result.errors.append(exc)
+        result.undelivered[outlet] = result.undelivered.get(outlet, 0) + len(records)
+        if self.ignore_exceptions:
+            _LOGGER.error(
+                "%s: %d record(s) not delivered to %r (error ignored): %r; records: %s",
+                result.update, len(records), outlet, exc, _short.repr(records), exc_info=exc,
+            )
+
+    def _raise_push_errors(self, result: TransferResult) -> None:
+        if result.undelivered and not self.ignore_exceptions:
+            lost = ", ".join(f"{n} to {o!r}" for o, n in result.undelivered.items())
+            _LOGGER.error("%s: records not delivered: %s", result.update, lost)
+            raise result.errors[-1]
+
+    def __repr__(self) -> str:
+        return (
+            f"Link(tags:{self._tags}, interval:{self._interval}, "
+            f"inlets:{self._inlets}, outlets:{self._outlets})"
+        )
+
+
+async def _limited(semaphore: asyncio.Semaphore, awaitable: Any) -> Any:
+    async with semaphore:
+        return await awaitable
+
+
+def _checked(value: Any, func: Callable[..., Any], what: str) -> Any:
+    if not isinstance(value, list):
+        raise TypeError(
+            f"{what} {func!r} returned {type(value).__name__}, not a list; "
+            f"a {what} must return the list of records{' batches' if what == 'grouper' else ''}"
+        )
+    return value

@@ -1,0 +1,16 @@
+"""Every installed outlet, by name: ``from databay.outlets import CsvOutlet``.
+
+Names resolve lazily through the plugin registry; ``available()`` lists them.
+"""
+
+from __future__ import annotations
+
+from databay import plugins as _plugins
+from databay._namespace import make_getattr as _make_getattr
+
+__getattr__, __dir__ = _make_getattr("outlet", __name__, globals())
+
+
+def available() -> list[str]:
+    """Names of the installed outlets."""
+    return _plugins.available("outlet")

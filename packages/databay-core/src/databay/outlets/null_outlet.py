@@ -1,0 +1,14 @@
+"""NullOutlet: discards records."""
+
+from __future__ import annotations
+
+from databay.link import Update
+from databay.outlet import Outlet
+from databay.record import Record
+
+
+class NullOutlet(Outlet):
+    """An outlet that accepts every batch and does nothing with it."""
+
+    def push(self, records: list[Record], update: Update) -> None:
+        return None

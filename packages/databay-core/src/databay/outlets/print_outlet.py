@@ -1,0 +1,31 @@
+"""PrintOutlet: prints records."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from databay.link import Update
+from databay.outlet import Outlet
+from databay.record import Record
+
+
+class PrintOutlet(Outlet):
+    """Prints ``"{update} {record}"`` for each record.
+
+    :param only_payload: print the payload instead of the whole record.
+    :param skip_update: leave out the update prefix.
+    """
+
+    def __init__(self, only_payload: bool = False, skip_update: bool = False,
+                 processors: Any = None) -> None:
+        super().__init__(processors)
+        self.only_payload = only_payload
+        self.skip_update = skip_update
+
+    def push(self, records: list[Record], update: Update) -> None:
+        for record in records:
+            shown = record.payload if self.only_payload else record
+            print(shown if self.skip_update else f"{update} {shown}", flush=True)
+
+    def __repr__(self) -> str:
+        return f"PrintOutlet(only_payload={self.only_payload}, skip_update={self.skip_update})"

@@ -1,0 +1,340 @@
+"""The plugin manager: discovers plugins through entry points and keeps a registry
+of the inlets, outlets and planners they provide.
+
+Plugins are found in the ``databay`` entry-point group. Loading is lazy: nothing is
+imported until a name is looked up or a hook is called. Environment switches:
+
+``DATABAY_LOAD_PLUGINS``
+    Comma-separated entry-point or distribution names to load; all others are skipped.
+    Set it to an empty string to load no third-party plugin (built-ins always load).
+``DATABAY_DISABLE_PLUGINS``
+    Comma-separated entry-point or distribution names never to load.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any, Literal
+
+import pluggy
+
+from databay import hookspecs
+from databay.errors import PluginNotFoundError
+from databay.hookspecs import hookimpl
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "KNOWN_PROVIDERS",
+    "Kind",
+    "PluginInfo",
+    "Provided",
+    "available",
+    "get_plugin_manager",
+    "hookimpl",
+    "plugins",
+    "register",
+    "registry",
+    "resolve",
+    "unregister",
+]
+
+_LOGGER = logging.getLogger("databay.plugins")
+
+ENTRY_POINT_GROUP = "databay"
+Kind = Literal["inlet", "outlet", "planner"]
+KINDS: tuple[Kind, ...] = ("inlet", "outlet", "planner")
+
+#: Names provided by first-party distributions, for the "pip install" hint when one
+#: is asked for but not installed.
+KNOWN_PROVIDERS: dict[Kind, dict[str, str]] = {
+    "inlet": {
+        "HttpInlet": "databay-http",
+        "CsvInlet": "databay-csv",
+        "MongoInlet": "databay-mongo",
+    },
+    "outlet": {
+        "HttpOutlet": "databay-http",
+        "CsvOutlet": "databay-csv",
+        "MongoOutlet": "databay-mongo",
+    },
+    "planner": {
+        "ApsPlanner": "databay-planners",
+        "APSPlanner": "databay-planners",
+        "SchedulePlanner": "databay-planners",
+        "CeleryPlanner": "databay-celery",
+    },
+}
+
+
+@dataclass
+class PluginInfo:
+    """A plugin the manager knows: loaded, or failed with ``error``."""
+
+    name: str
+    distribution: str | None = None
+    version: str | None = None
+    module: str | None = None
+    error: str | None = None
+    provides: dict[str, list[str]] = field(default_factory=dict)
+
+
+@dataclass
+class Provided:
+    """One class in the registry: its name, who provides it, and how to load it."""
+
+    name: str
+    kind: Kind
+    plugin: str
+    ref: Any  # a class, or "module:attr"
+    _loaded: Any = None
+
+    def load(self) -> type:
+        """Import (once) and return the class."""
+        if self._loaded is None:
+            if isinstance(self.ref, str):
+                module_name, _, attr = self.ref.partition(":")
+                obj: Any = importlib.import_module(module_name)
+                for part in attr.split("."):
+                    obj = getattr(obj, part)
+                self._loaded = obj
+            else:
+                self._loaded = self.ref
+        return self._loaded  # type: ignore[no-any-return]
+
+
+_lock = threading.RLock()
+_pm: pluggy.PluginManager | None = None
+_infos: dict[str, PluginInfo] = {}
+_registry: dict[Kind, dict[str, Provided]] | None = None
+
+
+def _split_env(name: str) -> set[str] | None:
+    raw = os.environ.get(name)
+    if raw is None:
+        return None
+    return {part.strip() for part in raw.split(",") if part.strip()}
+
+
+def _entry_points() -> list[EntryPoint]:
+    return list(entry_points(group=ENTRY_POINT_GROUP))
+
+
+def _wanted(ep: EntryPoint, only: set[str] | None, disabled: set[str] | None) -> bool:
+    names = {ep.name}
+    if ep.dist is not None:
+        names.add(ep.dist.name)
+    if disabled and names & disabled:
+        return False
+    return only is None or bool(names & only)
+
+
+def _load_entry_points(pm: pluggy.PluginManager) -> None:
+    only = _split_env("DATABAY_LOAD_PLUGINS")
+    disabled = _split_env("DATABAY_DISABLE_PLUGINS")
+    for ep in _entry_points():
+        if pm.has_plugin(ep.name) or pm.is_blocked(ep.name) or not _wanted(ep, only, disabled):
+            continue
+        dist = ep.dist
+        info = PluginInfo(
+            name=ep.name,
+            distribution=dist.name if dist is not None else None,
+            version=dist.version if dist is not None else None,
+            module=ep.value,
+        )
+        try:
+            plugin = ep.load()
+            pm.register(plugin, name=ep.name)
+        except Exception as exc:  # a broken plugin must not break the others
+            info.error = f"{type(exc).__name__}: {exc}"
+            _LOGGER.warning(
+                "databay plugin %r (%s) failed to load and was skipped: %s",
+                ep.name, info.distribution or ep.value, info.error,
+            )
+        _infos[ep.name] = info
+
+
+def get_plugin_manager() -> pluggy.PluginManager:
+    """The process-wide plugin manager, with built-ins and entry points loaded."""
+    global _pm
+    pm = _pm
+    if pm is not None:
+        return pm
+    with _lock:
+        if _pm is None:
+            pm = pluggy.PluginManager(ENTRY_POINT_GROUP)
+            pm.add_hookspecs(hookspecs)
+            from databay import _builtins
+
+            pm.register(_builtins, name="builtins")
+            from databay.__about__ import __version__
+
+            _infos["builtins"] = PluginInfo(
+                "builtins", "databay-core", __version__, "databay._builtins"
+            )
+            _load_entry_points(pm)
+            _pm = pm
+        return _pm
+
+
+def register(plugin: object, name: str | None = None) -> str:
+    """Register a plugin object at run time (tests, applications). Returns its name."""
+    pm = get_plugin_manager()
+    with _lock:
+        registered = pm.register(plugin, name=name)
+        if registered is None:
+            raise ValueError(f"plugin {name or plugin!r} is blocked and was not registered")
+        _infos[registered] = PluginInfo(registered, module=getattr(plugin, "__name__", None))
+        _invalidate()
+        return registered
+
+
+def unregister(name_or_plugin: str | object) -> None:
+    """Remove a plugin registered with :func:`register`."""
+    pm = get_plugin_manager()
+    with _lock:
+        if isinstance(name_or_plugin, str):
+            pm.unregister(name=name_or_plugin)
+            _infos.pop(name_or_plugin, None)
+        else:
+            name = pm.get_name(name_or_plugin)
+            pm.unregister(name_or_plugin)
+            if name is not None:
+                _infos.pop(name, None)
+        _invalidate()
+
+
+def _invalidate() -> None:
+    global _registry
+    _registry = None
+    from databay import link
+
+    link._hook_cache.clear()
+
+
+_HOOK_FOR_KIND: dict[Kind, str] = {
+    "inlet": "databay_register_inlets",
+    "outlet": "databay_register_outlets",
+    "planner": "databay_register_planners",
+}
+
+
+def _ref_name(ref: Any) -> str:
+    if isinstance(ref, str):
+        module, sep, attr = ref.partition(":")
+        if not sep or not module or not attr:
+            raise ValueError(f"lazy reference {ref!r} must look like 'package.module:ClassName'")
+        return attr.rsplit(".", 1)[-1]
+    name = getattr(ref, "__name__", None)
+    if not isinstance(name, str):
+        raise TypeError(f"expected a class or a 'module:Class' string, got {ref!r}")
+    return name
+
+
+def _build_registry(pm: pluggy.PluginManager) -> dict[Kind, dict[str, Provided]]:
+    reg: dict[Kind, dict[str, Provided]] = {kind: {} for kind in KINDS}
+    for info in _infos.values():
+        info.provides = {}
+    # Built-ins first, then plugins in registration order: the first provider of a
+    # name wins, and a later duplicate is reported.
+    for plugin_name, plugin in pm.list_name_plugin():
+        if plugin is None:
+            continue
+        for kind in KINDS:
+            hook = getattr(plugin, _HOOK_FOR_KIND[kind], None)
+            if hook is None:
+                continue
+            try:
+                refs = list(hook() or ())
+                named = [(_ref_name(ref), ref) for ref in refs]
+            except Exception as exc:
+                _LOGGER.warning("databay plugin %r failed to register its %ss: %s",
+                                plugin_name, kind, exc)
+                continue
+            for name, ref in named:
+                existing = reg[kind].get(name)
+                if existing is not None:
+                    if existing.ref != ref:
+                        _LOGGER.warning(
+                            "%s %r from plugin %r ignored: plugin %r already provides it",
+                            kind, name, plugin_name, existing.plugin,
+                        )
+                    continue
+                reg[kind][name] = Provided(name, kind, plugin_name, ref)
+                info = _infos.get(plugin_name)
+                if info is not None:
+                    info.provides.setdefault(kind, []).append(name)
+    return reg
+
+
+def registry(kind: Kind) -> dict[str, Provided]:
+    """Name -> :class:`Provided` for every installed class of ``kind``."""
+    global _registry
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    reg = _registry
+    if reg is None:
+        pm = get_plugin_manager()
+        with _lock:
+            if _registry is None:
+                _registry = _build_registry(pm)
+            reg = _registry
+    return reg[kind]
+
+
+def available(kind: Kind) -> list[str]:
+    """Sorted names of the installed classes of ``kind``."""
+    return sorted(registry(kind))
+
+
+def missing_hint(kind: Kind, name: str) -> str | None:
+    """The install hint for a known name whose distribution is not installed."""
+    dist = KNOWN_PROVIDERS.get(kind, {}).get(name)
+    if dist is None:
+        return None
+    return f"{name} is provided by the distribution '{dist}', which is not installed: pip install {dist}"
+
+
+def resolve(kind: Kind, name: str) -> type:
+    """The class of ``kind`` registered as ``name``.
+
+    Raises :class:`~databay.errors.PluginNotFoundError` (an ImportError) with the
+    ``pip install`` line when a known distribution provides ``name`` but is not
+    installed, and LookupError for an unknown name.
+    """
+    provided = registry(kind).get(name)
+    if provided is not None:
+        return provided.load()
+    hint = missing_hint(kind, name)
+    if hint is not None:
+        failed = [i for i in _infos.values() if i.error and i.distribution == KNOWN_PROVIDERS[kind][name]]
+        if failed:
+            hint = (f"{name} is provided by '{failed[0].distribution}', whose plugin failed "
+                    f"to load: {failed[0].error}")
+        raise PluginNotFoundError(hint, name=name)
+    known = ", ".join(available(kind)) or "none"
+    raise LookupError(f"no {kind} named {name!r} is installed (installed {kind}s: {known})")
+
+
+def plugins() -> list[PluginInfo]:
+    """Every plugin the manager knows, loaded or failed, with what each provides."""
+    for kind in KINDS:
+        registry(kind)
+    return list(_infos.values())
+
+
+def _reset_for_tests() -> None:
+    """Forget everything; the next use rediscovers plugins."""
+    global _pm, _registry
+    with _lock:
+        _pm = None
+        _registry = None
+        _infos.clear()
+        from databay import link
+
+        link._hook_cache.clear()
+
