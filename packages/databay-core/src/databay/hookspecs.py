@@ -43,16 +43,19 @@ def databay_register_inlets() -> Provided:
     ``"module:ClassName"``; a lazy reference keeps heavy imports out of plugin loading.
     The name users import is the class name (the part after ``:``).
     """
+    return ()
 
 
 @hookspec
 def databay_register_outlets() -> Provided:
     """Return the outlet classes this plugin provides (see :func:`databay_register_inlets`)."""
+    return ()
 
 
 @hookspec
 def databay_register_planners() -> Provided:
     """Return the planner classes this plugin provides (see :func:`databay_register_inlets`)."""
+    return ()
 
 
 # -- Planner lifecycle hooks --------------------------------------------------------

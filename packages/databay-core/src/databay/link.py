@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from databay import _runtime
 from databay._copy import copy_records as _copy_records
 from databay._node import is_async_method
-from databay._validate import callables, flag, interval as _interval
+from databay._validate import callables, flag
+from databay._validate import interval as _interval
 from databay.errors import InvalidNodeError
 from databay.inlet import Inlet
 from databay.outlet import Outlet
@@ -31,6 +32,8 @@ _LOGGER = logging.getLogger("databay.Link")
 Processor = Callable[[list[Record]], list[Record]]
 Grouper = Callable[[list[list[Record]]], list[list[Record]]]
 N = TypeVar("N", Inlet, Outlet)
+_INLET: type = Inlet  # typed as plain `type`: mypy refuses abstract classes as values
+_OUTLET: type = Outlet
 
 _short = reprlib.Repr()
 _short.maxlist = 3
@@ -151,8 +154,8 @@ class Link:
 
     def __init__(
         self,
-        inlets: Inlet | Sequence[Inlet] | None,
-        outlets: Outlet | Sequence[Outlet] | None,
+        inlets: Inlet | Sequence[Inlet],
+        outlets: Outlet | Sequence[Outlet],
         interval: datetime.timedelta | float,
         tags: str | Sequence[str] | None = None,
         copy_records: bool = True,
@@ -276,19 +279,19 @@ class Link:
 
     def add_inlets(self, inlets: Inlet | Sequence[Inlet]) -> None:
         """Add one inlet or a list of them. A duplicate raises InvalidNodeError."""
-        self._add(self._inlets, inlets, Inlet, "inlets")
+        self._add(self._inlets, inlets, _INLET, "inlets")
 
     def remove_inlets(self, inlets: Inlet | Sequence[Inlet]) -> None:
         """Remove inlets. One that is not in the link raises InvalidNodeError."""
-        self._remove(self._inlets, inlets, Inlet, "inlets")
+        self._remove(self._inlets, inlets, _INLET, "inlets")
 
     def add_outlets(self, outlets: Outlet | Sequence[Outlet]) -> None:
         """Add one outlet or a list of them. A duplicate raises InvalidNodeError."""
-        self._add(self._outlets, outlets, Outlet, "outlets")
+        self._add(self._outlets, outlets, _OUTLET, "outlets")
 
     def remove_outlets(self, outlets: Outlet | Sequence[Outlet]) -> None:
         """Remove outlets. One that is not in the link raises InvalidNodeError."""
-        self._remove(self._outlets, outlets, Outlet, "outlets")
+        self._remove(self._outlets, outlets, _OUTLET, "outlets")
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -396,7 +399,7 @@ class Link:
                 pulls = [_limited(semaphore, p) for p in pulls]
             outcomes = await asyncio.gather(*pulls, return_exceptions=True)
             records: list[Record] = []
-            for inlet, outcome in zip(self._inlets, outcomes):
+            for inlet, outcome in zip(self._inlets, outcomes, strict=True):
                 if isinstance(outcome, BaseException):
                     if not isinstance(outcome, Exception):
                         raise outcome
@@ -404,7 +407,8 @@ class Link:
                 else:
                     records += inlet._to_records(outcome)
             for batch in self._batches(records, result):
-                await asyncio.gather(*(self._apush(o, batch, update, result) for o in self._outlets))
+                pushes = [self._apush(o, batch, update, result) for o in self._outlets]
+                await asyncio.gather(*pushes)
                 self._raise_push_errors(result)
         except BaseException as exc:
             self._end(result, started, exc)
@@ -416,7 +420,8 @@ class Link:
     async def _apull(inlet: Inlet, update: Update) -> Any:
         if is_async_method(inlet, "pull"):
             return await inlet.pull(update)
-        return await sys.modules["asyncio"].get_running_loop().run_in_executor(None, inlet.pull, update)
+        loop = sys.modules["asyncio"].get_running_loop()
+        return await loop.run_in_executor(None, inlet.pull, update)
 
     async def _apush(
         self, outlet: Outlet, batch: list[Record], update: Update, result: TransferResult

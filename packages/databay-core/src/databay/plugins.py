@@ -265,9 +265,9 @@ def _build_registry(pm: pluggy.PluginManager) -> dict[Kind, dict[str, Provided]]
                         )
                     continue
                 reg[kind][name] = Provided(name, kind, plugin_name, ref)
-                info = _infos.get(plugin_name)
-                if info is not None:
-                    info.provides.setdefault(kind, []).append(name)
+                provider = _infos.get(plugin_name)
+                if provider is not None:
+                    provider.provides.setdefault(kind, []).append(name)
     return reg
 
 
@@ -296,7 +296,8 @@ def missing_hint(kind: Kind, name: str) -> str | None:
     dist = KNOWN_PROVIDERS.get(kind, {}).get(name)
     if dist is None:
         return None
-    return f"{name} is provided by the distribution '{dist}', which is not installed: pip install {dist}"
+    return (f"{name} is provided by the distribution '{dist}', which is not installed: "
+            f"pip install {dist}")
 
 
 def resolve(kind: Kind, name: str) -> type:
@@ -311,7 +312,8 @@ def resolve(kind: Kind, name: str) -> type:
         return provided.load()
     hint = missing_hint(kind, name)
     if hint is not None:
-        failed = [i for i in _infos.values() if i.error and i.distribution == KNOWN_PROVIDERS[kind][name]]
+        dist = KNOWN_PROVIDERS[kind][name]
+        failed = [i for i in _infos.values() if i.error and i.distribution == dist]
         if failed:
             hint = (f"{name} is provided by '{failed[0].distribution}', whose plugin failed "
                     f"to load: {failed[0].error}")

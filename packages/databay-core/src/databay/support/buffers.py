@@ -39,7 +39,8 @@ class Buffer:
         on_reset: Callable[[], object] | None = None,
         conjugate_controllers: bool = False,
     ) -> None:
-        for arg, value in (("count_threshold", count_threshold), ("time_threshold", time_threshold)):
+        thresholds = (("count_threshold", count_threshold), ("time_threshold", time_threshold))
+        for arg, value in thresholds:
             if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
                                       or value < 0):
                 raise ValueError(f"Buffer({arg}=...) must be a non-negative number or None, "
