@@ -21,7 +21,7 @@ def is_async_method(obj: object, name: str) -> bool:
         func = getattr(cls, name, None)
         code = getattr(getattr(func, "__func__", func), "__code__", None)
         # CO_COROUTINE, checked directly: importing inspect would double `import databay`
-        found = _ASYNC_CACHE[key] = code is not None and bool(code.co_flags & 0x100)
+        found = _ASYNC_CACHE[key] = code is not None and bool(code.co_flags & 0x80)
     return found
 
 

@@ -1,0 +1,201 @@
+"""Plugin discovery through real entry points: each test writes a distribution's
+metadata (a .dist-info folder) and module into a temporary folder on sys.path."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import databay.plugins as plugins
+from databay import Link, hookimpl
+from databay.errors import PluginNotFoundError
+
+from core_nodes import CollectOutlet, ListInlet
+
+
+@pytest.fixture
+def fresh_plugins() -> Iterator[None]:
+    plugins._reset_for_tests()
+    yield
+    plugins._reset_for_tests()
+    for name in ("databay.inlets", "databay.outlets", "databay.planners"):
+        module = sys.modules[name]
+        for attr in [a for a in vars(module) if a[:1].isupper()]:
+            delattr(module, attr)
+
+
+@pytest.fixture
+def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_plugins: None) -> Path:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    return tmp_path
+
+
+def install_dist(site: Path, dist: str, ep_name: str, module: str, source: str) -> None:
+    info = site / f"{dist.replace('-', '_')}-1.2.3.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.2.3\n")
+    (info / "entry_points.txt").write_text(f"[databay]\n{ep_name} = {module}\n")
+    (site / f"{module}.py").write_text(textwrap.dedent(source))
+
+
+PLUGIN = """
+    from databay import Inlet
+    from databay.hookspecs import hookimpl
+
+    class EchoInlet(Inlet):
+        def pull(self, update):
+            return "echo"
+
+    @hookimpl
+    def databay_register_inlets():
+        return [EchoInlet, "{module}_heavy:HeavyInlet"]
+"""
+
+
+def test_entry_point_plugin_is_discovered_and_lazy(site: Path) -> None:
+    install_dist(site, "databay-echo", "echo", "echo_plugin", PLUGIN.format(module="echo"))
+    (site / "echo_heavy.py").write_text(
+        "from databay import Inlet\nLOADED = True\n"
+        "class HeavyInlet(Inlet):\n    def pull(self, update):\n        return 1\n"
+    )
+    from databay import inlets
+
+    assert "EchoInlet" in inlets.available() and "HeavyInlet" in inlets.available()
+    assert "echo_heavy" not in sys.modules, "a lazy reference must not be imported early"
+    from databay.inlets import EchoInlet, HeavyInlet  # type: ignore[attr-defined]
+
+    assert EchoInlet().pull(None) == "echo"
+    assert HeavyInlet.__module__ == "echo_heavy"
+    info = {p.name: p for p in plugins.plugins()}["echo"]
+    assert (info.distribution, info.version, info.error) == ("databay-echo", "1.2.3", None)
+    assert info.provides == {"inlet": ["EchoInlet", "HeavyInlet"]}
+    assert "EchoInlet" in dir(inlets)
+
+
+def test_broken_plugin_is_reported_and_skipped(
+    site: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    install_dist(site, "databay-broken", "broken", "broken_plugin", "raise RuntimeError('boom')")
+    install_dist(site, "databay-echo", "echo", "echo_plugin", PLUGIN.format(module="echo"))
+    from databay.inlets import EchoInlet  # type: ignore[attr-defined]
+
+    assert EchoInlet is not None
+    assert "databay plugin 'broken' (databay-broken) failed to load" in caplog.text
+    broken = {p.name: p for p in plugins.plugins()}["broken"]
+    assert broken.error == "RuntimeError: boom"
+
+
+def test_load_plugins_env_var(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    install_dist(site, "databay-echo", "echo", "echo_plugin", PLUGIN.format(module="echo"))
+    monkeypatch.setenv("DATABAY_LOAD_PLUGINS", "")
+    assert "EchoInlet" not in plugins.available("inlet")
+    assert "NullInlet" in plugins.available("inlet"), "built-ins always load"
+    plugins._reset_for_tests()
+    monkeypatch.setenv("DATABAY_LOAD_PLUGINS", "databay-echo")
+    assert "EchoInlet" in plugins.available("inlet")
+    plugins._reset_for_tests()
+    monkeypatch.delenv("DATABAY_LOAD_PLUGINS")
+    monkeypatch.setenv("DATABAY_DISABLE_PLUGINS", "echo")
+    assert "EchoInlet" not in plugins.available("inlet")
+
+
+def test_unknown_name_is_a_plain_import_error(fresh_plugins: None) -> None:
+    with pytest.raises(ImportError, match="cannot import name 'NoSuchInlet'"):
+        from databay.inlets import NoSuchInlet  # type: ignore[attr-defined]  # noqa: F401
+    import databay.inlets
+
+    assert not hasattr(databay.inlets, "NoSuchInlet")
+    with pytest.raises(LookupError, match="no inlet named 'Nope'.*NullInlet"):
+        plugins.resolve("inlet", "Nope")
+
+
+def test_duplicate_names_keep_the_first_provider(
+    site: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    install_dist(site, "databay-dupe", "dupe", "dupe_plugin", """
+        from databay.hookspecs import hookimpl
+
+        @hookimpl
+        def databay_register_inlets():
+            return ["databay.inlets.random_int_inlet:RandomIntInlet", "dupe_plugin:NullInlet"]
+
+        NullInlet = object
+    """)
+    from databay.inlets.null_inlet import NullInlet
+
+    assert plugins.resolve("inlet", "NullInlet") is NullInlet
+    assert "inlet 'NullInlet' from plugin 'dupe' ignored" in caplog.text
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[tuple[str, Any]] = []
+
+    @hookimpl
+    def databay_transfer_started(self, link: Link, update: Any) -> None:
+        self.events.append(("started", str(update)))
+
+    @hookimpl
+    def databay_transfer_finished(self, link: Link, update: Any, result: Any) -> None:
+        self.events.append(("finished", (result.pulled, sum(result.pushed.values()))))
+
+    @hookimpl
+    def databay_transfer_failed(self, link: Link, update: Any, error: Any, result: Any) -> None:
+        self.events.append(("failed", type(error).__name__))
+
+
+def test_observability_hooks_see_transfers(fresh_plugins: None) -> None:
+    recorder = Recorder()
+    plugins.register(recorder, name="recorder")
+    try:
+        link = Link(ListInlet([1, 2]), CollectOutlet(), 1, tags="obs")
+        link.transfer()
+        bad = Link(ListInlet(1), CollectOutlet(processors=lambda r: 1 / 0), 1)  # type: ignore[arg-type, return-value]
+        with pytest.raises(ZeroDivisionError):
+            bad.transfer()
+    finally:
+        plugins.unregister("recorder")
+    assert recorder.events == [
+        ("started", "obs.0"), ("finished", (2, 2)), ("started", "0"),
+        ("failed", "ZeroDivisionError"),
+    ]
+    link.transfer()
+    assert len(recorder.events) == 4, "unregistered hooks are no longer called"
+
+
+def test_a_raising_hook_does_not_break_the_transfer(
+    fresh_plugins: None, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Bad:
+        @hookimpl
+        def databay_transfer_started(self, link: Link, update: Any) -> None:
+            raise RuntimeError("hook broke")
+
+    plugins.register(Bad(), name="bad")
+    try:
+        outlet = CollectOutlet()
+        Link(ListInlet(1), outlet, 1).transfer()
+    finally:
+        plugins.unregister("bad")
+    assert len(outlet.records) == 1 and "hook broke" in caplog.text
+
+
+def test_plugin_not_found_error_is_an_import_error() -> None:
+    assert issubclass(PluginNotFoundError, ImportError)
+
+
+def test_loading_plugins_imports_no_heavy_library() -> None:
+    import subprocess
+
+    code = (
+        "import sys, databay.plugins as p\n"
+        "for kind in ('inlet', 'outlet', 'planner'): p.available(kind)\n"
+        "heavy = [m for m in ('requests', 'pymongo', 'apscheduler', 'schedule') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
