@@ -6,10 +6,8 @@ import warnings
 from typing import Any
 
 import pytest
-
-from databay import InvalidNodeError, Link, Record, RecordCopyError, Update
-
 from core_nodes import CollectOutlet, FailingInlet, FailingOutlet, ListInlet
+from databay import InvalidNodeError, Link, Record, RecordCopyError, Update
 
 
 def make(data: Any = 1, **kwargs: Any) -> tuple[Link, ListInlet, CollectOutlet]:

@@ -5,11 +5,9 @@ import threading
 from typing import Any
 
 import pytest
-
+from core_nodes import AsyncCollectOutlet, AsyncInlet, CollectOutlet, FailingInlet, ListInlet
 from databay import Link, Update
 from databay.inlet import Inlet
-
-from core_nodes import AsyncCollectOutlet, AsyncInlet, CollectOutlet, FailingInlet, ListInlet
 
 
 def test_async_transfers_reuse_one_loop() -> None:

@@ -3,10 +3,8 @@ from __future__ import annotations
 import threading
 
 import pytest
-
-from databay import Inlet, Outlet, Record
-
 from core_nodes import CollectOutlet, ListInlet
+from databay import Inlet, Outlet, Record
 
 
 def test_inlet_is_abstract() -> None:

@@ -9,13 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 import databay.plugins as plugins
+import pytest
+from core_nodes import CollectOutlet, ListInlet
 from databay import Link, hookimpl
 from databay.errors import PluginNotFoundError
-
-from core_nodes import CollectOutlet, ListInlet
 
 
 @pytest.fixture
@@ -195,7 +193,8 @@ def test_loading_plugins_imports_no_heavy_library() -> None:
     code = (
         "import sys, databay.plugins as p\n"
         "for kind in ('inlet', 'outlet', 'planner'): p.available(kind)\n"
-        "heavy = [m for m in ('requests', 'pymongo', 'apscheduler', 'schedule') if m in sys.modules]\n"
+        "heavy = [m for m in ('requests', 'pymongo', 'apscheduler', 'schedule')\n"
+        "         if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
