@@ -1,0 +1,310 @@
+"""CsvInlet: follows a CSV file and pulls the rows appended since the last pull."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import logging
+import os
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any, Literal, NamedTuple
+
+from databay.inlet import Inlet
+
+from databay_csv._common import (
+    Dialect,
+    check_encoding,
+    check_names,
+    check_path,
+    choice,
+    format_params,
+)
+from databay_csv._errors import CsvInletError
+
+if TYPE_CHECKING:
+    from databay.link import Update
+
+__all__ = ["CsvCursor", "CsvInlet"]
+
+_LOGGER = logging.getLogger("databay.CsvInlet")
+
+_BLOCK = 1 << 16
+
+
+class CsvCursor(NamedTuple):
+    """Where a :class:`CsvInlet` is in its file: the file's identity (``device``,
+    ``inode``) and the byte ``offset`` of the first row not pulled yet. Pass it back as
+    ``CsvInlet(cursor=...)`` to resume."""
+
+    device: int
+    inode: int
+    offset: int
+
+
+class _NeedMore(Exception):
+    """The parser ran out of complete lines."""
+
+
+class CsvInlet(Inlet):
+    """Follows a CSV file: each pull returns the rows appended since the last pull, one
+    record per row, each a dict keyed by the header.
+
+    The first row of the file is its header, unless ``fieldnames`` is given (then every
+    row is data). Only complete rows are returned: a last line without its line break
+    waits for the next pull. The inlet keeps the file open between pulls and follows
+    rotation: when the path is replaced by a new file, the rest of the old file is read
+    first, then the new file from its start; when the file is truncated, reading starts
+    again from its start (rows written and truncated between two pulls cannot be seen).
+    A path that does not exist (yet) gives no records.
+
+    :param filepath: the CSV file to follow.
+    :param metadata: the inlet's global metadata (see :class:`databay.Inlet`).
+    :param start: ``'beginning'`` to read the rows already in the file, ``'end'`` to
+        return only rows appended after this inlet was created.
+    :param fieldnames: the column names, for a file without a header row.
+    :param restkey: the key that collects the extra cells of a row longer than the header.
+    :param restval: the value of the keys missing from a row shorter than the header.
+    :param encoding: the file's encoding (ASCII-compatible: utf-8, latin-1, cp1252, ...).
+    :param encoding_errors: how undecodable bytes are handled (``'strict'`` raises
+        :class:`~databay_csv.CsvInletError` naming the file and offset, ``'replace'``...).
+    :param dialect: a :mod:`csv` dialect name or ``csv.Dialect`` subclass.
+    :param delimiter: overrides the dialect's delimiter.
+    :param fmtparams: other :mod:`csv` format parameters.
+    :param cursor: a :attr:`cursor` saved earlier: resume after it if the file is still
+        the same file (same device and inode), else read the current file from its start.
+    """
+
+    def __init__(
+        self,
+        filepath: str | os.PathLike[str],
+        metadata: dict[str, Any] | None = None,
+        *,
+        start: Literal["beginning", "end"] = "beginning",
+        fieldnames: Sequence[str] | None = None,
+        restkey: str | None = None,
+        restval: Any = None,
+        encoding: str = "utf-8",
+        encoding_errors: str = "strict",
+        dialect: Dialect = "excel",
+        delimiter: str | None = None,
+        fmtparams: Mapping[str, Any] | None = None,
+        cursor: CsvCursor | None = None,
+    ) -> None:
+        super().__init__(metadata)
+        path = check_path(filepath, "CsvInlet", "filepath")
+        owner = f"CsvInlet({path!r})"
+        self.filepath = path
+        self.start = choice(start, owner, "start", ("beginning", "end"))
+        self.fieldnames = check_names(fieldnames, owner)
+        self.restkey = restkey
+        self.restval = restval
+        self.encoding = check_encoding(encoding, owner)
+        if codecs.lookup(encoding).name.startswith(("utf-16", "utf-32")) or \
+                "\n".encode(encoding) != b"\n":
+            raise ValueError(f"{owner}(encoding=...) must be ASCII-compatible (utf-8, "
+                             f"latin-1, cp1252, ...), got {encoding!r}")
+        try:
+            codecs.lookup_error(encoding_errors)
+        except (LookupError, TypeError):
+            raise ValueError(f"{owner}(encoding_errors=...): unknown error handler "
+                             f"{encoding_errors!r}") from None
+        self.encoding_errors = encoding_errors
+        self.dialect, self.fmtparams = format_params(owner, dialect, delimiter, fmtparams)
+        if cursor is not None and not (
+                isinstance(cursor, tuple) and len(cursor) == 3
+                and all(isinstance(v, int) and v >= 0 for v in cursor)):
+            raise TypeError(f"{owner}(cursor=...) must be a CsvCursor, got {cursor!r}")
+        self._lock = threading.Lock()
+        self._file: IO[bytes] | None = None
+        self._ident: tuple[int, int] | None = None
+        self._offset = 0
+        self._header: list[str] | None = self.fieldnames
+        if cursor is not None:
+            self._ident = (cursor[0], cursor[1])
+            self._offset = cursor[2]
+        elif self.start == "end":
+            self._ident, self._offset = self._end_of(path)
+
+    @staticmethod
+    def _end_of(path: str) -> tuple[tuple[int, int] | None, int]:
+        """The file's identity and the offset just after its last line break."""
+        try:
+            f = open(path, "rb")  # noqa: SIM115
+        except FileNotFoundError:
+            return None, 0
+        with f:
+            st = os.fstat(f.fileno())
+            pos = st.st_size
+            while pos > 0:
+                block = max(0, pos - _BLOCK)
+                f.seek(block)
+                found = f.read(pos - block).rfind(b"\n")
+                if found >= 0:
+                    return (st.st_dev, st.st_ino), block + found + 1
+                pos = block
+            return (st.st_dev, st.st_ino), 0
+
+    @property
+    def cursor(self) -> CsvCursor | None:
+        """Where the next pull starts (None before the file was first seen)."""
+        with self._lock:
+            if self._ident is None:
+                return None
+            return CsvCursor(self._ident[0], self._ident[1], self._offset)
+
+    def on_shutdown(self) -> None:
+        """Close the file; the cursor is kept, so a restart goes on from it."""
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    # -- pull -----------------------------------------------------------------------
+
+    def pull(self, update: Update) -> list[dict[Any, Any]]:
+        """The rows appended since the last pull, as dicts."""
+        with self._lock:
+            rows: list[dict[Any, Any]] = []
+            if self._file is None and not self._open():
+                return rows
+            self._read(rows)
+            try:
+                st = os.stat(self.filepath)
+                ident: tuple[int, int] | None = (st.st_dev, st.st_ino)
+            except FileNotFoundError:
+                ident = None
+            if ident != self._ident:  # rotated away: what it held was read just above
+                self._leftover()
+                self._close()
+                self._ident, self._offset = None, 0
+                self._header = self.fieldnames
+                if ident is not None and self._open():
+                    self._read(rows)
+            return rows
+
+    def _open(self) -> bool:
+        try:
+            f = open(self.filepath, "rb")  # noqa: SIM115
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            raise CsvInletError(f"CsvInlet cannot open {self.filepath!r}: {exc}") from exc
+        st = os.fstat(f.fileno())
+        ident = (st.st_dev, st.st_ino)
+        if ident != self._ident:  # a file we have not read before: from its start
+            self._ident, self._offset = ident, 0
+            self._header = self.fieldnames
+        self._file = f
+        return True
+
+    def _leftover(self) -> None:
+        assert self._file is not None
+        self._file.seek(self._offset)
+        rest = self._file.read()
+        if rest.strip():
+            _LOGGER.warning("%r was rotated away with an incomplete last row (no line "
+                            "break) that is not returned: %r", self.filepath, rest[:200])
+
+    def _read(self, out: list[dict[Any, Any]]) -> None:
+        f = self._file
+        assert f is not None
+        if os.fstat(f.fileno()).st_size < self._offset:
+            _LOGGER.warning("%r was truncated; reading it again from its start",
+                            self.filepath)
+            self._offset = 0
+            self._header = self.fieldnames
+        if self._header is None:
+            self._read_header(f)
+            if self._header is None:
+                return
+        f.seek(self._offset)
+        data = f.read()
+        end = data.rfind(b"\n") + 1
+        if not end:
+            return
+        rows, used = self._parse(data[:end], self._offset)
+        self._offset += used
+        header = self._header
+        width = len(header)
+        restkey, restval = self.restkey, self.restval
+        for row in rows:
+            if not row:
+                continue
+            record: dict[Any, Any] = dict(zip(header, row, strict=False))
+            n = len(row)
+            if n > width:
+                record[restkey] = row[width:]
+            elif n < width:
+                for key in header[n:]:
+                    record[key] = restval
+            out.append(record)
+
+    def _read_header(self, f: IO[bytes]) -> None:
+        f.seek(0)
+        data = b""
+        while True:
+            block = f.read(_BLOCK)
+            data += block
+            end = data.rfind(b"\n") + 1
+            if end:
+                rows, used = self._parse(data[:end], 0, limit=1)
+                if rows:
+                    header = rows[0]
+                    if header and header[0].startswith("\ufeff"):
+                        header[0] = header[0][1:]
+                    self._header = header
+                    self._offset = max(self._offset, used)
+                    return
+            if not block:
+                return  # no complete header line yet
+
+    def _parse(self, data: bytes, base: int, limit: int = 0) -> tuple[list[list[str]], int]:
+        """Complete CSV records in ``data`` (which ends with a line break) and how many
+        of its bytes they use. A record still open at the end is left for later."""
+        try:
+            text = data.decode(self.encoding, self.encoding_errors)
+        except UnicodeDecodeError as exc:
+            raise CsvInletError(
+                f"CsvInlet cannot decode {self.filepath!r} as {self.encoding!r} at byte "
+                f"{base + exc.start}: {exc.reason} (pass encoding_errors='replace' to "
+                f"read on)") from exc
+        lines = text.split("\n")
+        lines.pop()  # after the final line break: empty
+        fed = 0
+
+        def feed() -> Iterator[str]:
+            nonlocal fed
+            for line in lines:
+                fed += 1
+                yield line + "\n"
+            raise _NeedMore
+
+        rows: list[list[str]] = []
+        complete = 0
+        reader = csv.reader(feed(), self.dialect, **self.fmtparams)
+        try:
+            for row in reader:
+                if limit and not row:
+                    continue
+                rows.append(row)
+                complete = fed
+                if limit and len(rows) >= limit:
+                    break
+        except _NeedMore:
+            pass
+        except csv.Error as exc:
+            raise CsvInletError(f"CsvInlet cannot parse {self.filepath!r} after byte "
+                                f"{base}: {exc}") from exc
+        if complete == len(lines):
+            return rows, len(data)
+        used = 0
+        for _ in range(complete):
+            used = data.index(b"\n", used) + 1
+        return rows, used
+
+    def __repr__(self) -> str:
+        return f"CsvInlet(filepath={self.filepath!r}, metadata={self.metadata!r})"
