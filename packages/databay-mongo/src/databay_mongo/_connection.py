@@ -1,0 +1,188 @@
+"""Connection settings shared by MongoOutlet and MongoInlet: validation, the client, and
+the redaction of credentials from everything shown to users."""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import unquote
+
+from pymongo import MongoClient
+from pymongo.common import validate as _validate_option
+
+__all__ = ["Connection", "check_name"]
+
+URI_ENV = "MONGODB_URI"
+_SCHEMES = ("mongodb://", "mongodb+srv://")
+_USERINFO = re.compile(r"(mongodb(?:\+srv)?://)([^@/\s]*)@", re.IGNORECASE)
+# client options whose values are secrets (compared lower-cased)
+_SECRET_OPTIONS = frozenset({"password", "tlscertificatekeyfilepassword",
+                             "authmechanismproperties"})
+
+
+def redact_uri(text: str) -> str:
+    """``text`` with the user info of any MongoDB URI replaced by ``***``."""
+    return _USERINFO.sub(r"\1***@", text)
+
+
+def check_name(value: Any, owner: str, arg: str, *, what: str, allow_none: bool = False) -> Any:
+    """A database or collection name, or a ValueError/TypeError naming the argument."""
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, str):
+        raise TypeError(f"{owner}({arg}=...) must be a {what} name (str), "
+                        f"got {type(value).__name__}: {value!r}")
+    bad = _bad_name(value, database=what == "database")
+    if bad:
+        raise ValueError(f"{owner}({arg}=...) must be a valid MongoDB {what} name, "
+                         f"got {value!r}: {bad}")
+    return value
+
+
+def _bad_name(name: str, *, database: bool) -> str:
+    if not name:
+        return "it is empty"
+    if "\x00" in name:
+        return "it contains a null character"
+    if database:
+        for char in '/\\. "$':
+            if char in name:
+                return f"it contains {char!r}"
+        return ""
+    if "$" in name:
+        return "it contains '$'"
+    if name.startswith("system."):
+        return "names starting with 'system.' are reserved"
+    return ""
+
+
+def valid_collection_name(name: Any) -> bool:
+    return isinstance(name, str) and not _bad_name(name, database=False)
+
+
+class Connection:
+    """Where to connect and with which pymongo options; redacts secrets from text.
+
+    ``uri`` (or, when neither ``uri`` nor ``host``/``port`` is given, the ``MONGODB_URI``
+    environment variable) or ``host``/``port`` as pymongo's ``MongoClient`` takes them.
+    """
+
+    def __init__(
+        self,
+        owner: str,
+        host: str | Sequence[str] | None,
+        port: int | None,
+        uri: str | None,
+        options: Mapping[str, Any],
+    ) -> None:
+        self.owner = owner
+        if uri is not None and (host is not None or port is not None):
+            raise ValueError(f"{owner}: give either uri=... or host=/port=..., not both")
+        if uri is None and host is None and port is None:
+            uri = os.environ.get(URI_ENV) or None
+        if uri is not None:
+            if not isinstance(uri, str):
+                raise TypeError(f"{owner}(uri=...) must be a str, got {type(uri).__name__}")
+            if not uri.lower().startswith(_SCHEMES):
+                raise ValueError(f"{owner}(uri=...) must be a MongoDB connection string "
+                                 f"starting with 'mongodb://' or 'mongodb+srv://', "
+                                 f"got {redact_uri(uri)[:60]!r}")
+        if host is not None and not isinstance(host, str) and not (
+                isinstance(host, (list, tuple)) and host and all(isinstance(h, str) for h in host)):
+            raise TypeError(f"{owner}(host=...) must be a host name, a MongoDB URI or a list of "
+                            f"them, got {type(host).__name__}")
+        if port is not None and (isinstance(port, bool) or not isinstance(port, int)
+                                 or not 0 < port < 65536):
+            raise ValueError(f"{owner}(port=...) must be an int from 1 to 65535, got {port!r}")
+        self.uri = uri
+        self.host = host
+        self.port = port
+        self.secrets = self._collect_secrets(uri, host, options)
+        self.options = self._check_options(options)
+
+    def _collect_secrets(self, uri: str | None, host: Any, options: Mapping[str, Any]) -> list[str]:
+        secrets: set[str] = set()
+        texts = [uri] if uri else []
+        texts += [host] if isinstance(host, str) else list(host or [])
+        for text in texts:
+            for match in _USERINFO.finditer(text):
+                userinfo = match.group(2)
+                _, sep, password = userinfo.partition(":")
+                if sep and password:
+                    secrets.update({userinfo, password, unquote(password)})
+        for key, value in options.items():
+            if key.lower() in _SECRET_OPTIONS and value:
+                if isinstance(value, Mapping):
+                    secrets.update(str(v) for v in value.values() if v)
+                else:
+                    secrets.add(str(value))
+        # longest first, so that a secret containing another is replaced whole
+        return sorted((s for s in secrets if s), key=len, reverse=True)
+
+    def _check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
+        checked: dict[str, Any] = {}
+        for key, value in options.items():
+            try:
+                _validate_option(key, value)
+            except Exception as exc:
+                shown = "***" if key.lower() in _SECRET_OPTIONS else repr(value)
+                raise ValueError(
+                    f"{self.owner}({key}={shown}) is not a valid pymongo client option: "
+                    f"{self.redact(str(exc))}"
+                ) from None
+            checked[key] = value
+        return checked
+
+    def redact(self, text: str) -> str:
+        """``text`` without any credential this connection knows."""
+        text = redact_uri(text)
+        for secret in self.secrets:
+            if secret in text:
+                text = text.replace(secret, "***")
+        return text
+
+    def describe(self) -> str:
+        """``uri=...`` or ``host=..., port=...`` for reprs, credentials redacted."""
+        if self.uri is not None:
+            return f"uri={redact_uri(self.uri)!r}"
+        parts = []
+        if self.host is not None:
+            host = self.host
+            shown = redact_uri(host) if isinstance(host, str) else [redact_uri(h) for h in host]
+            parts.append(f"host={shown!r}")
+        if self.port is not None:
+            parts.append(f"port={self.port!r}")
+        return ", ".join(parts)
+
+    def client(self) -> MongoClient[dict[str, Any]]:
+        """A new pymongo client (it connects in the background, on first use)."""
+        if self.uri is not None:
+            return MongoClient(self.uri, **self.options)
+        return MongoClient(self.host, self.port, **self.options)
+
+
+class ClientHolder:
+    """A lazily created client, replaced after :meth:`close`; thread-safe."""
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._lock = threading.Lock()
+        self.client: MongoClient[dict[str, Any]] | None = None
+
+    def get(self) -> MongoClient[dict[str, Any]]:
+        client = self.client
+        if client is None:
+            with self._lock:
+                client = self.client
+                if client is None:
+                    client = self.client = self._connection.client()
+        return client
+
+    def close(self) -> None:
+        with self._lock:
+            client, self.client = self.client, None
+        if client is not None:
+            client.close()

@@ -1,0 +1,50 @@
+"""Errors of databay-mongo (no pymongo import here: importing the package stays cheap)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from databay.errors import DatabayError, TransferError
+
+if TYPE_CHECKING:
+    from databay.record import Record
+
+__all__ = ["MongoCollectionNotFound", "MongoPayloadError", "MongoReadError", "MongoWriteError"]
+
+
+class MongoWriteError(TransferError):
+    """Records of a push were not written (or could not be confirmed as written).
+
+    ``records`` are the records concerned, ``failures`` pairs each of them with the
+    reason, ``undelivered`` is how many there are and ``written`` how many documents of
+    the push did go in.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        failures: Sequence[tuple[Record, str]] = (),
+        written: int = 0,
+    ) -> None:
+        super().__init__(message, undelivered=len(failures))
+        self.failures: list[tuple[Record, str]] = list(failures)
+        self.records: list[Record] = [record for record, _ in self.failures]
+        self.written = written
+
+
+class MongoPayloadError(MongoWriteError, TypeError):
+    """A record's payload is not a document (and no ``wrap_key`` was given), or its
+    idempotency key cannot be derived. Raised before anything of the push is written."""
+
+
+class MongoCollectionNotFound(MongoWriteError, LookupError):
+    """A record names no usable collection: the outlet has no default collection and
+    the record has no ``MongoOutlet.MONGODB_COLLECTION`` metadata, or the name given
+    is not a valid collection name. Raised before anything of the push is written."""
+
+
+class MongoReadError(DatabayError):
+    """MongoInlet could not read from the server; its position is unchanged, so the next
+    pull asks for the same documents again."""
