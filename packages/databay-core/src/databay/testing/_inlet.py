@@ -131,6 +131,9 @@ def check_inlet_new_record(inlet: Inlet, global_metadata: dict[str, Any] | None 
     with checking(check, inlet, "new_record(payload, metadata)"):
         record = inlet.new_record(payload, local)
         plain = inlet.new_record(payload)
+    if local != before_local:
+        raise fail(check, inlet, f"new_record changed the metadata it was given: "
+                                 f"{before_local!r} became {local!r}")
     for made, own in ((record, local), (plain, {})):
         if not isinstance(made, Record):
             raise fail(check, inlet, f"new_record returned {type(made).__name__}, not a Record")
@@ -146,9 +149,6 @@ def check_inlet_new_record(inlet: Inlet, global_metadata: dict[str, Any] | None 
                                      f"metadata {own!r}")
     if record.metadata is local:
         raise fail(check, inlet, "new_record used the caller's metadata dict as the record's")
-    if local != before_local:
-        raise fail(check, inlet, f"new_record changed the metadata it was given: "
-                                 f"{before_local!r} became {local!r}")
     if inlet.metadata != before_global:
         raise fail(check, inlet, f"new_record changed the inlet's global metadata: "
                                  f"{before_global!r} became {inlet.metadata!r}")

@@ -1,0 +1,150 @@
+"""databay-core's own inlets and outlets keep the contract of databay.testing."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+from typing import Any
+
+import pytest
+from databay import Inlet, Outlet, Record
+from databay.inlets import FileInlet, NullInlet, RandomIntInlet
+from databay.inlets.file_inlet import FileInletMode
+from databay.outlets import FileOutlet, NullOutlet, PrintOutlet
+from databay.testing import (
+    MODES,
+    InletContract,
+    OutletContract,
+    check_inlet,
+    check_outlet,
+)
+
+ALL_INLET_CHECKS = ["repr", "metadata", "new_record", "lifecycle",
+                    *(f"pull[{m}]" for m in MODES)]
+ALL_OUTLET_CHECKS = ["repr", "init", "lifecycle",
+                     *(f"{c}[{m}]" for m in MODES for c in ("empty_batch", "push"))]
+
+
+def test_null_inlet() -> None:
+    report = check_inlet(NullInlet)
+    assert report.passed == ALL_INLET_CHECKS and not report.skipped
+    assert all(records == [] for records in report.records.values())
+
+
+def test_random_int_inlet() -> None:
+    def payloads_in_range(records: list[Record]) -> None:
+        assert all(3 <= r.payload <= 5 for r in records)
+
+    report = check_inlet(lambda metadata: RandomIntInlet(3, 5, metadata=metadata),
+                         min_records=1, transfers=3, verify=payloads_in_range)
+    assert report.passed == ALL_INLET_CHECKS
+    assert [len(r) for r in report.records.values()] == [3, 3, 3]
+
+
+def test_file_inlet_line_mode(tmp_path: Path) -> None:
+    path = tmp_path / "lines.txt"
+    path.write_text("one\ntwo\nthree\n")
+    report = check_inlet(lambda metadata: FileInlet(path, metadata=metadata), transfers=4)
+    # each check gets a new inlet, which reads from the first line; past the end, no record
+    for records in report.records.values():
+        assert [r.payload for r in records] == ["one\n", "two\n", "three\n"]
+
+
+def test_file_inlet_file_mode(tmp_path: Path) -> None:
+    path = tmp_path / "whole.txt"
+    path.write_text("all of it\n")
+    report = check_inlet(
+        lambda metadata: FileInlet(path, FileInletMode.FILE, metadata=metadata),
+        min_records=1,
+    )
+    assert {r.payload for rs in report.records.values() for r in rs} == {"all of it\n"}
+
+
+def test_null_outlet() -> None:
+    assert check_outlet(NullOutlet).passed == ALL_OUTLET_CHECKS
+
+
+def test_print_outlet(capsys: pytest.CaptureFixture[str]) -> None:
+    def printed_payloads(outlet: Outlet, records: list[Record]) -> None:
+        lines = capsys.readouterr().out.splitlines()
+        assert lines == [str(r.payload) for r in records]
+
+    report = check_outlet(lambda: PrintOutlet(only_payload=True, skip_update=True),
+                          verify=printed_payloads)
+    assert report.passed == ALL_OUTLET_CHECKS
+
+
+def test_file_outlet(tmp_path: Path) -> None:
+    counter = itertools.count()
+
+    def new_outlet() -> FileOutlet:
+        return FileOutlet(tmp_path / f"out{next(counter)}.txt")
+
+    def written(outlet: Outlet, records: list[Record]) -> None:
+        assert isinstance(outlet, FileOutlet)
+        lines = Path(outlet.default_filepath).read_text().splitlines()
+        assert lines == [str(r.payload) for r in records]
+        assert len(lines) == 6  # 3 payloads, 2 transfers
+
+    report = check_outlet(new_outlet, verify=written)
+    assert report.passed == ALL_OUTLET_CHECKS
+
+
+# The same checks as one test each, through the base classes.
+
+
+class TestNullInletContract(InletContract):
+    def make_inlet(self, metadata: dict[str, Any]) -> Inlet:
+        return NullInlet(metadata)
+
+
+class TestRandomIntInletContract(InletContract):
+    min_records = 1
+
+    def make_inlet(self, metadata: dict[str, Any]) -> Inlet:
+        return RandomIntInlet(0, 9, metadata=metadata)
+
+    def verify_records(self, records: list[Record]) -> None:
+        assert len(records) == self.transfers
+        assert all(0 <= r.payload <= 9 for r in records)
+
+
+class TestFileInletContract(InletContract):
+    @pytest.fixture(autouse=True)
+    def _file(self, tmp_path: Path) -> None:
+        self.path = tmp_path / "in.txt"
+        self.path.write_text("a\nb\nc\n")
+
+    def make_inlet(self, metadata: dict[str, Any]) -> Inlet:
+        return FileInlet(self.path, metadata=metadata)
+
+    def verify_records(self, records: list[Record]) -> None:
+        assert [r.payload for r in records] == ["a\n", "b\n"]
+
+
+class TestFileOutletContract(OutletContract):
+    @pytest.fixture(autouse=True)
+    def _dir(self, tmp_path: Path) -> None:
+        self.dir = tmp_path
+        self.made = 0
+
+    def make_outlet(self) -> Outlet:
+        self.made += 1
+        return FileOutlet(self.dir / f"out{self.made}.txt")
+
+    def verify_pushed(self, outlet: Outlet, records: list[Record]) -> None:
+        assert isinstance(outlet, FileOutlet)
+        lines = Path(outlet.default_filepath).read_text().splitlines()
+        assert lines == [str(r.payload) for r in records]
+
+
+class TestNullOutletContract(OutletContract):
+    payloads = ("x", 1, None, {"nested": [1, 2]})
+
+    def make_outlet(self) -> Outlet:
+        return NullOutlet()
+
+
+class TestPrintOutletContract(OutletContract):
+    def make_outlet(self) -> Outlet:
+        return PrintOutlet()
