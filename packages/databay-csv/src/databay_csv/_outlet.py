@@ -322,7 +322,8 @@ class CsvOutlet(Outlet):
         except FileNotFoundError:
             return 0, None, True
         except OSError as exc:
-            raise CsvWriteError(f"CsvOutlet cannot read {path!r}: {exc}", path=path) from exc
+            raise CsvWriteError(f"CsvOutlet cannot write to {path!r}, reading it failed: {exc}",
+                               path=path) from exc
         try:
             size = os.fstat(f.fileno()).st_size
             if size == 0:
@@ -340,7 +341,8 @@ class CsvOutlet(Outlet):
                 f"CsvOutlet cannot read the header of {path!r} as {self.encoding!r} "
                 f"CSV: {exc}") from exc
         except OSError as exc:
-            raise CsvWriteError(f"CsvOutlet cannot read {path!r}: {exc}", path=path) from exc
+            raise CsvWriteError(f"CsvOutlet cannot write to {path!r}, reading it failed: {exc}",
+                               path=path) from exc
         finally:
             f.close()
         if row and row[0].startswith("\ufeff"):
