@@ -87,7 +87,11 @@ def _run(cmd: list[str], cwd: Path, timeout: float = 120) -> str:
 
 
 PROBE = textwrap.dedent("""
+    import sys
     import databay, databay.plugins as plugins
+    found = {p.name: p for p in plugins.plugins()}
+    assert "databay_example.plugin" in sys.modules
+    assert "databay_example._counter" not in sys.modules, "discovery imported the inlet"
     from databay.inlets import CounterInlet
     from databay.testing import check_inlet
     from databay.misc.inlet_tester import InletTester
@@ -95,7 +99,7 @@ PROBE = textwrap.dedent("""
 
     assert CounterInlet is databay_example.CounterInlet
     assert "site-packages" in databay.__file__, databay.__file__  # installed, not the repo
-    info = {p.name: p for p in plugins.plugins()}["example"]
+    info = found["example"]
     assert (info.distribution, info.version, info.error) == ("databay-example", "0.1.0", None)
     assert info.provides == {"inlet": ["CounterInlet"]}
     report = check_inlet(CounterInlet, min_records=1)
