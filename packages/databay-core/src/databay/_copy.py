@@ -11,7 +11,7 @@ import copy
 from typing import Any
 
 from databay.errors import RecordCopyError
-from databay.record import Record
+from databay.record import Record, _SharedMeta
 
 _ATOMIC = frozenset({int, float, str, bool, type(None), bytes, complex})
 
@@ -35,10 +35,12 @@ def copy_record(record: Record) -> Record:
         if type(record) is not Record:  # a subclass may carry more state
             return copy.deepcopy(record)  # type: ignore[no-any-return]
         try:
-            payload = _walk(record._payload)
-            metadata = _walk(record._metadata)
+            payload = _walk(record.payload)
+            metadata = record._metadata
+            if type(metadata) is not _SharedMeta:  # shared metadata is never mutated
+                metadata = _walk(metadata)
         except RecursionError:  # self-referencing data: deepcopy's memo handles cycles
-            payload = copy.deepcopy(record._payload)
+            payload = copy.deepcopy(record.payload)
             metadata = copy.deepcopy(record._metadata)
     except Exception as exc:
         raise RecordCopyError(
@@ -47,7 +49,7 @@ def copy_record(record: Record) -> Record:
             f"with copy_records=False so outlets share the records"
         ) from exc
     new = Record.__new__(Record)
-    new._payload = payload
+    new.payload = payload
     new._metadata = metadata
     return new
 

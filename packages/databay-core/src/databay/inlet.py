@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from databay._node import Node
-from databay.record import Record
+from databay.record import Record, _SharedMeta
 
 if TYPE_CHECKING:
     from databay.link import Update
@@ -53,27 +53,44 @@ class Inlet(Node, ABC):
         full[INLET_KEY] = str(self)
         return Record(payload, full)
 
+    def _shared_metadata(self) -> _SharedMeta:
+        """Metadata for the records this inlet's pulls produce: the global metadata and
+        ``__inlet__``, rebuilt only when the metadata (or a custom repr) changes."""
+        md = self.metadata
+        custom = type(self).__repr__ is not Inlet.__repr__
+        name = str(self) if custom else None
+        cache = self.__dict__.get("_databay_md_cache")
+        if cache is not None and cache[0] == md and (not custom or cache[1] == name):
+            return cache[2]  # type: ignore[no-any-return]
+        if name is None:
+            name = str(self)
+        shared = _SharedMeta(md)
+        shared[INLET_KEY] = name
+        self.__dict__["_databay_md_cache"] = (dict(md), name, shared)
+        return shared
+
     def _to_records(self, data: Any) -> list[Record]:
         """Wrap what ``pull`` returned as a list of records (used by Link)."""
         if data is None:
             return []
-        if isinstance(data, Record):
-            return [data]
-        if not isinstance(data, list):
-            return [self.new_record(data)]
-        if not data:
+        if type(data) is not list and not isinstance(data, list):
+            if isinstance(data, Record):
+                return [data]
+            data = [data]
+        elif not data:
             return []
-        name = str(self)
-        base = self.metadata
+        shared = self._shared_metadata()
+        new = object.__new__
         out: list[Record] = []
         append = out.append
         for item in data:
             if isinstance(item, Record):
                 append(item)
             else:
-                md = dict(base)
-                md[INLET_KEY] = name
-                append(Record(item, md))
+                record = new(Record)
+                record.payload = item
+                record._metadata = shared
+                append(record)
         return out
 
     def __repr__(self) -> str:

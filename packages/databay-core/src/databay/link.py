@@ -97,8 +97,11 @@ class TransferResult:
                 f"errors={self.errors}, duration={self.duration:.6f})")
 
 
-# Which observability hooks have implementations; cleared by databay.plugins on change.
+# Hook callers that have implementations, by name (None: none); cleared by
+# databay.plugins whenever a plugin is registered or unregistered.
 _hook_cache: dict[str, Any] = {}
+_TRANSFER_HOOKS = ("databay_transfer_started", "databay_transfer_finished",
+                   "databay_transfer_failed")
 
 
 def _hook(name: str) -> Any:
@@ -110,6 +113,15 @@ def _hook(name: str) -> Any:
         caller = getattr(get_plugin_manager().hook, name)
         found = _hook_cache[name] = caller if caller.get_hookimpls() else None
         return found
+
+
+def _transfer_hooks_wanted() -> bool:
+    """Whether any transfer hook has an implementation (cached)."""
+    try:
+        return _hook_cache["transfer"]  # type: ignore[no-any-return]
+    except KeyError:
+        wanted = _hook_cache["transfer"] = any(_hook(n) is not None for n in _TRANSFER_HOOKS)
+        return wanted
 
 
 def _fire(name: str, **kwargs: Any) -> None:
@@ -328,7 +340,8 @@ class Link:
         run on databay's shared event loop. From async code use :meth:`atransfer`.
         """
         if self._all_sync:
-            if _runtime.in_running_loop():
+            aio = sys.modules.get("asyncio")
+            if aio is not None and aio._get_running_loop() is not None:
                 raise RuntimeError(
                     "Link.transfer() was called from inside a running event loop, where it "
                     "would block the loop; use 'await link.atransfer()' instead"
@@ -337,23 +350,30 @@ class Link:
         return _runtime.run_sync(self.atransfer(), "Link.transfer()", "await link.atransfer()")
 
     def _begin(self) -> tuple[Update, TransferResult, float]:
-        update = self._next_update()
+        with self._count_lock:
+            number = self._count
+            self._count = number + 1
+        update = Update(self._tags, number)
         if _LOGGER.isEnabledFor(logging.DEBUG):
             _LOGGER.debug("%s transfer", update)
-        _fire("databay_transfer_started", link=self, update=update)
+        if _transfer_hooks_wanted():
+            _fire("databay_transfer_started", link=self, update=update)
         return update, TransferResult(update), perf_counter()
 
     def _end(self, result: TransferResult, started: float, error: BaseException | None) -> None:
         result.duration = perf_counter() - started
         if error is not None:
-            _fire("databay_transfer_failed", link=self, update=result.update, error=error,
-                  result=result)
+            if _transfer_hooks_wanted():
+                _fire("databay_transfer_failed", link=self, update=result.update, error=error,
+                      result=result)
             return
         if _LOGGER.isEnabledFor(logging.DEBUG):
             _LOGGER.debug("%s done", result.update)
-        _fire("databay_transfer_finished", link=self, update=result.update, result=result)
+        if _transfer_hooks_wanted():
+            _fire("databay_transfer_finished", link=self, update=result.update, result=result)
 
     def _transfer_sync(self) -> TransferResult:
+        # The hot path of sync-only links: kept flat on purpose (see benchmarks/core).
         update, result, started = self._begin()
         try:
             records: list[Record] = []
@@ -363,19 +383,29 @@ class Link:
                 except Exception as exc:
                     self._failed(exc, result, f"pulling from {inlet!r}")
                     continue
-                records += inlet._to_records(data)
-            for batch in self._batches(records, result):
+                if data is not None:
+                    records += inlet._to_records(data)
+            batches = self._batches(records, result) if self.processors or self.groupers \
+                else [records]
+            result.pulled = len(records)
+            copying = self.copy_records
+            pushed = result.pushed
+            for batch in batches:
                 for outlet in self._outlets:
-                    prepared = self._prepare(batch, outlet, result)
-                    if prepared is None:
-                        continue
+                    if copying or outlet.processors:
+                        prepared = self._prepare(batch, outlet, result)
+                        if prepared is None:
+                            continue
+                    else:
+                        prepared = batch.copy()
                     try:
                         outlet.push(prepared, update)
                     except Exception as exc:
                         self._push_failed(exc, outlet, prepared, result)
                     else:
-                        result.pushed[outlet] = result.pushed.get(outlet, 0) + len(prepared)
-                self._raise_push_errors(result)
+                        pushed[outlet] = pushed.get(outlet, 0) + len(prepared)
+                if result.undelivered:
+                    self._raise_push_errors(result)
         except BaseException as exc:
             self._end(result, started, exc)
             raise
@@ -450,7 +480,7 @@ class Link:
         _LOGGER.error("%s: %s raised (ignored): %r", result.update, doing, exc, exc_info=exc)
 
     def _batches(self, records: list[Record], result: TransferResult) -> list[list[Record]]:
-        result.pulled = len(records)
+        result.pulled = len(records)  # before the processors
         for processor in self.processors:
             try:
                 records = _checked(processor(records), processor, "processor")
