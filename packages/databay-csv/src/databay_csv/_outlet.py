@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import dataclasses
 import io
 import logging
 import os
@@ -62,6 +61,18 @@ def _undefuse(value: str) -> str:
     if len(value) > 1 and value[0] == "'" and value[1] in _FORMULA_CHARS:
         return value[1:]
     return value
+
+
+def _is_dataclass(value: Any) -> bool:
+    # checked without importing dataclasses (and inspect): plugin loading stays light
+    return hasattr(type(value), "__dataclass_fields__") and not isinstance(value, type)
+
+
+def _dataclass_dict(value: Any) -> dict[str, Any]:
+    """Field name -> value, shallow (``dataclasses.asdict`` would deep-copy)."""
+    import dataclasses
+
+    return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
 
 
 class _Parts:
@@ -362,8 +373,8 @@ class CsvOutlet(Outlet):
             try:
                 if isinstance(payload, Mapping):
                     return list(payload)
-                if dataclasses.is_dataclass(payload) and not isinstance(payload, type):
-                    return [f.name for f in dataclasses.fields(payload)]
+                if _is_dataclass(payload):
+                    return list(_dataclass_dict(payload))
                 if isinstance(payload, tuple) and hasattr(payload, "_fields"):
                     return list(payload._fields)
                 self._payload_error(record, path)
@@ -465,10 +476,8 @@ class CsvOutlet(Outlet):
             try:
                 if isinstance(payload, Mapping):
                     return from_mapping(record, payload)
-                if dataclasses.is_dataclass(payload) and not isinstance(payload, type):
-                    values = {f.name: getattr(payload, f.name)
-                              for f in dataclasses.fields(payload)}
-                    return from_mapping(record, values)
+                if _is_dataclass(payload):
+                    return from_mapping(record, _dataclass_dict(payload))
                 if isinstance(payload, tuple) and hasattr(payload, "_fields"):
                     return from_mapping(record, payload._asdict())  # type: ignore[attr-defined]
                 if sequences and isinstance(payload, (list, tuple)):
