@@ -10,6 +10,7 @@ the same port to test reconnection. The module name is unique across the test fo
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -20,7 +21,28 @@ import threading
 import time
 from pathlib import Path
 
-__all__ = ["CuttingProxy", "NxServer", "free_port", "nx_executable", "wait_until"]
+__all__ = [
+    "CLIENT_OPTIONS",
+    "FAST_OPTIONS",
+    "CuttingProxy",
+    "NxServer",
+    "free_port",
+    "nx_executable",
+    "wait_until",
+]
+
+#: Client options for tests: short, so that a dead server fails a test in seconds.
+CLIENT_OPTIONS: dict[str, object] = {
+    "serverSelectionTimeoutMS": 3000,
+    "connectTimeoutMS": 3000,
+    "socketTimeoutMS": 10000,
+}
+#: For tests that stop the server on purpose: failures must come fast.
+FAST_OPTIONS: dict[str, object] = {
+    "serverSelectionTimeoutMS": 250,
+    "connectTimeoutMS": 250,
+    "socketTimeoutMS": 2000,
+}
 
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
@@ -140,10 +162,8 @@ class NxServer:
         for target in {pid, process.pid} - {None}:
             assert target is not None
             if _alive(target):
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(target, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         try:
             process.wait(timeout)
         except subprocess.TimeoutExpired:
@@ -248,10 +268,8 @@ class CuttingProxy:
     def _close(self, sock: socket.socket) -> None:
         with self._lock:
             self._sockets.discard(sock)
-        try:
+        with contextlib.suppress(OSError):
             sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
         sock.close()
 
     def stop(self) -> None:

@@ -15,24 +15,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _mongo_server import NxServer
+from _mongo_server import CLIENT_OPTIONS, NxServer
 from pymongo import MongoClient
 from pymongo.database import Database
 
 EXTERNAL_URI = os.environ.get("MONGODB_URI") or None
 
-#: Client options for tests: short, so that a dead server fails a test in seconds.
-CLIENT_OPTIONS: dict[str, Any] = {
-    "serverSelectionTimeoutMS": 3000,
-    "connectTimeoutMS": 3000,
-    "socketTimeoutMS": 10000,
-}
-#: For tests that stop the server on purpose: failures must come fast.
-FAST_OPTIONS: dict[str, Any] = {
-    "serverSelectionTimeoutMS": 250,
-    "connectTimeoutMS": 250,
-    "socketTimeoutMS": 2000,
-}
 
 
 class ExternalServer:

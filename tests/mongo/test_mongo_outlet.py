@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from _mongo_server import CLIENT_OPTIONS
 from databay import Link, Record, Update
 from databay.testing import DEFAULT_PAYLOADS, check_outlet
 from databay_mongo import (
@@ -17,8 +18,6 @@ from databay_mongo import (
 )
 from pymongo import MongoClient, monitoring
 from pymongo.database import Database
-
-from conftest import CLIENT_OPTIONS
 
 KEY = MongoOutlet.MONGODB_COLLECTION
 UPDATE = Update(["test"], 0)

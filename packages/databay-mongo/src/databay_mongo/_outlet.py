@@ -376,7 +376,7 @@ class MongoOutlet(Outlet):
                 pending = [i for i in pending if i not in bad_positions]
                 maybe_sent = True  # a large batch may have gone out in several messages
                 continue
-            except PyMongoError as exc:
+            except Exception as exc:  # pymongo may raise others (a KeyError in auth, ...)
                 if not is_transient(exc):
                     reason = self._redact(f"{type(exc).__name__}: {exc}")
                     return written, failed + [(group.owners[i], reason) for i in pending], None
