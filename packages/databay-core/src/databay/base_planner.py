@@ -1,15 +1,42 @@
-"""BasePlanner: the interface every planner implements, and the start/shutdown logic
-they share."""
+"""BasePlanner: the interface every planner implements, and the lifecycle they share.
+
+Extending BasePlanner
+---------------------
+A planner implements four hooks and one property; BasePlanner does everything else
+(node start/shutdown, immediate transfers, error handling, non-overlap, signals, hooks):
+
+``_schedule(link)``
+    Start calling ``self._run_tick(link)`` every ``link.interval`` and ``link.set_job(handle)``.
+    Called with ``self._links_lock`` held, by ``add_links`` (also before ``start()``).
+``_unschedule(link)``
+    Stop scheduling ``link`` and ``link.set_job(None)``. Called with ``self._links_lock`` held.
+``_start_planner()``
+    Begin scheduling. The built-in planners block here until ``_shutdown_planner`` is
+    called. It may also be called after ``_shutdown_planner`` (a shutdown that raced
+    with ``start()``): it must then return at once.
+``_shutdown_planner(wait)``
+    Stop scheduling: no ``_run_tick`` call may begin after it returns. With ``wait``,
+    wait for running ticks. Called once per ``start()``.
+``running``
+    True while the planner schedules.
+
+Each tick calls :meth:`BasePlanner._run_tick` (or :meth:`BasePlanner._claim` when the
+tick is queued, then :meth:`BasePlanner._run_claimed` when it runs). Those refuse ticks
+after ``shutdown()``, while paused, and, unless ``allow_overlap``, while the same link is
+still transferring: such a tick is *skipped* and logged, never queued for later.
+"""
 
 from __future__ import annotations
 
 import atexit
 import logging
+import signal
 import threading
 import warnings
 import weakref
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from types import FrameType
 from typing import Any
 
 from databay._validate import flag
@@ -20,21 +47,33 @@ __all__ = ["BasePlanner"]
 
 _LOGGER = logging.getLogger("databay.BasePlanner")
 
+_IDLE, _STARTING, _SCHEDULING, _STOPPING = "idle", "starting", "scheduling", "stopping"
+
+_SignalHandler = Callable[[int, FrameType | None], Any] | int | None
+
 
 class BasePlanner(ABC):
-    """Schedules links. Subclasses implement the four scheduling hooks below.
+    """Schedules links. Subclasses implement the scheduling hooks (see the module doc).
 
     ``start()`` starts every link's nodes, runs the immediate transfers, then calls
-    ``_start_planner()`` (which may block). ``shutdown()`` stops scheduling, then shuts
-    the nodes down. When a link fails and ``ignore_exceptions`` is False, the error is
-    logged with the link and the planner shuts down cleanly: every node that was
-    started gets ``on_shutdown``.
+    ``_start_planner()`` (which blocks in the built-in planners) and returns once the
+    planner has fully stopped. In the main thread, SIGINT and SIGTERM shut it down
+    gracefully while ``start()`` runs. ``shutdown()`` stops scheduling, lets transfers in
+    flight finish, then calls ``on_shutdown`` once per node.
+
+    When a link fails and ``ignore_exceptions`` is False, the error is logged with the
+    link and the planner shuts down cleanly: ``start()`` returns and every node that
+    was started gets ``on_shutdown``.
 
     :param links: a Link or a list of them.
     :param ignore_exceptions: log failing transfers and go on, instead of shutting down.
     :param immediate_transfer: transfer each link once at start (if the link agrees).
     :param shutdown_at_exit: shut the planner down when the interpreter exits.
     :param catch_exceptions: deprecated alias of ``ignore_exceptions``.
+    :param allow_overlap: let a link transfer again while its previous transfer still
+        runs. By default such a tick is skipped and logged.
+    :param handle_signals: in the main thread, let SIGINT/SIGTERM shut the planner down
+        gracefully while ``start()`` runs (a second signal gets the previous handler).
     """
 
     def __init__(
@@ -45,6 +84,8 @@ class BasePlanner(ABC):
         shutdown_at_exit: bool = False,
         *,
         catch_exceptions: bool | None = None,
+        allow_overlap: bool = False,
+        handle_signals: bool = True,
     ) -> None:
         owner = type(self).__name__
         if catch_exceptions is not None:
@@ -52,22 +93,46 @@ class BasePlanner(ABC):
                 f"{owner}(catch_exceptions=...) is deprecated, use ignore_exceptions=...",
                 DeprecationWarning, stacklevel=3,
             )
-            ignore_exceptions = catch_exceptions
+            ignore_exceptions = flag(catch_exceptions, owner, "catch_exceptions")
         self._links: list[Link] = []
         self._ignore_exceptions = flag(ignore_exceptions, owner, "ignore_exceptions")
         self.immediate_transfer = flag(immediate_transfer, owner, "immediate_transfer")
         self._shutdown_at_exit = flag(shutdown_at_exit, owner, "shutdown_at_exit")
-        self._lifecycle_lock = threading.RLock()
-        self._stopping = False
+        self._allow_overlap = flag(allow_overlap, owner, "allow_overlap")
+        self._handle_signals = flag(handle_signals, owner, "handle_signals")
+        #: Held while links are added or removed and while ``_schedule``/``_unschedule``
+        #: run; a planner may take it to read ``links`` consistently.
+        self._links_lock = threading.RLock()
+        self._cond = threading.Condition(threading.Lock())
+        self._phase = _IDLE
+        self._stopping = False  # scheduled transfers refused (from shutdown() to start())
+        self._planner_stop_called = False
+        self._finishing = False
+        self._started_fired = False
+        self._paused = False
+        self._inflight = 0
+        self._busy: set[Link] = set()
+        self._started_links: list[Link] = []
+        self._stopped = threading.Event()
+        self._stopped.set()
+        self._local = threading.local()
         if shutdown_at_exit:
             ref = weakref.ref(self)
 
             def _at_exit() -> None:
                 planner = ref()
-                if planner is not None and planner.running:
+                if planner is not None and planner._phase != _IDLE:
                     planner.shutdown(True)
 
-            atexit.register(_at_exit)
+            # threading's exit hooks run before non-daemon threads are joined, so a
+            # planner running in such a thread is stopped instead of blocking exit
+            register = getattr(threading, "_register_atexit", None)
+            try:
+                if register is None:
+                    raise RuntimeError
+                register(_at_exit)
+            except RuntimeError:
+                atexit.register(_at_exit)
         if links is not None:
             self.add_links(links)
 
@@ -84,113 +149,333 @@ class BasePlanner(ABC):
     def shutdown_at_exit(self) -> bool:
         return self._shutdown_at_exit
 
+    @property
+    def allow_overlap(self) -> bool:
+        return self._allow_overlap
+
+    @property
+    def paused(self) -> bool:
+        """True between ``pause()`` and ``resume()``: scheduled ticks are skipped."""
+        return self._paused
+
     # -- links ----------------------------------------------------------------------
 
     @staticmethod
     def _as_links(links: Any) -> list[Link]:
-        items = list(links) if isinstance(links, (list, tuple, set)) else [links]
+        items = list(links) if isinstance(links, (list, tuple, set, frozenset)) else [links]
         for link in items:
             if not isinstance(link, Link):
                 raise TypeError(
-                    f"planner links must be Link instances, got {type(link).__name__}: {link!r}"
+                    f"planner links must be Link instances (or a list of them), "
+                    f"got {type(link).__name__}: {link!r}"
                 )
         return items
 
     def add_links(self, links: Link | Sequence[Link]) -> None:
-        """Add and schedule links; allowed while running. A link that cannot be
-        scheduled is not kept."""
+        """Add and schedule links; allowed while running (the link's nodes are started
+        first). A link that cannot be scheduled is not kept, and the error is raised."""
         for link in self._as_links(links):
-            if link in self._links:
-                raise ValueError(f"{link!r} is already in this planner")
-            self._links.append(link)
-            try:
-                self._schedule(link)
-            except BaseException:
-                self._links.remove(link)
-                raise
+            with self._links_lock:
+                if link in self._links:
+                    raise ValueError(f"{link!r} is already in this planner")
+                with self._cond:
+                    live = self._phase in (_STARTING, _SCHEDULING)
+                    if live and link not in self._started_links:
+                        self._started_links.append(link)
+                if live:
+                    link.on_start()
+                self._links.append(link)
+                try:
+                    self._schedule(link)
+                except BaseException:
+                    self._links.remove(link)
+                    raise
             _LOGGER.info("Added link: %s", link)
 
     def remove_links(self, links: Link | Sequence[Link]) -> None:
-        """Unschedule and remove links; allowed while running."""
+        """Unschedule and remove links; allowed while running. A transfer in flight
+        finishes; the link's nodes are shut down with the planner's."""
         for link in self._as_links(links):
-            if link not in self._links:
-                raise MissingLinkError(f"{link!r} is not in this planner")
-            if link.job is not None:
-                self._unschedule(link)
-            self._links.remove(link)
+            with self._links_lock:
+                if link not in self._links:
+                    raise MissingLinkError(f"{link!r} is not in this planner")
+                if link.job is not None:
+                    self._unschedule(link)
+                self._links.remove(link)
+            _LOGGER.info("Removed link: %s", link)
 
     def purge(self) -> None:
         """Unschedule and remove every link."""
-        for link in list(self._links):
-            if link.job is not None:
-                self._unschedule(link)
-            self._links.remove(link)
+        with self._links_lock:
+            for link in list(self._links):
+                if link.job is not None:
+                    self._unschedule(link)
+                self._links.remove(link)
 
     # -- running --------------------------------------------------------------------
 
     def start(self) -> None:
-        """Start the links' nodes, run the immediate transfers, then schedule (blocking
-        in the built-in planners). Returns when the planner is shut down; when a link
-        fails at start and exceptions are not ignored, it returns at once after a
-        clean shutdown."""
-        self._stopping = False
-        for link in list(self._links):
+        """Start the links' nodes, run the immediate transfers, then schedule.
+
+        Blocks (in the built-in planners) until the planner is shut down and has fully
+        stopped: transfers finished, nodes shut down. When a link fails at start and
+        exceptions are not ignored, the error is logged, the planner shuts down cleanly
+        and ``start()`` returns (it does not raise).
+        """
+        with self._cond:
+            if self._phase != _IDLE:
+                raise RuntimeError(f"{self!r} is already running ({self._phase})")
+            self._phase = _STARTING
+            self._stopping = False
+            self._planner_stop_called = False
+            self._finishing = False
+            self._started_fired = False
+            self._started_links = []
+            self._inflight += 1  # the start phase itself: shutdown waits for it
+            self._stopped.clear()
+        restore = self._install_signal_handlers()
+        proceed = False
+        try:
+            self._local.working = True
             try:
-                link.on_start()
-            except Exception as exc:
-                self._on_exception(exc, link)
-                if not self._ignore_exceptions:
-                    self._stop_nodes()
-                    return
-        if self.immediate_transfer:
-            for link in list(self._links):
-                if not link.immediate_transfer or self._stopping:
-                    continue
+                if self._start_links() and self.immediate_transfer:
+                    self._immediate_transfers()
+                with self._cond:
+                    proceed = not self._stopping
+                    if proceed:
+                        self._phase = _SCHEDULING
+                if proceed:
+                    _fire("databay_planner_started", planner=self)
+                    self._started_fired = True
+            finally:
+                self._local.working = False
+                self._release(None)
+            if proceed:
                 try:
-                    link.transfer()
-                except Exception as exc:
-                    self._on_exception(exc, link)
-                    if not self._ignore_exceptions:
-                        self._stop_nodes()
-                        return
-        if self._stopping:  # shutdown() was called during the immediate transfers
-            self._stop_nodes()
-            return
-        _fire("databay_planner_started", planner=self)
-        self._start_planner()
+                    self._start_planner()
+                except BaseException:
+                    self.shutdown(wait=False)
+                    raise
+                with self._cond:
+                    stopping = self._stopping
+                if not stopping:  # a planner whose _start_planner does not block
+                    return
+            self._stopped.wait()
+        finally:
+            restore()
 
     def shutdown(self, wait: bool = True) -> None:
-        """Stop scheduling and shut down every node once. With ``wait``, transfers in
-        flight finish first. Harmless when called twice or before ``start()``."""
-        with self._lifecycle_lock:
-            self._stopping = True
-            if self.running:
-                self._shutdown_planner(wait)
-        self._stop_nodes()
+        """Stop scheduling, then shut down every node once.
 
-    def _stop_nodes(self) -> None:
-        for link in list(self._links):
+        No transfer starts after this returns. With ``wait``, transfers in flight finish
+        first and the nodes are shut down before it returns; without, it returns at once
+        and the nodes are shut down when the last transfer in flight ends. Harmless when
+        called twice or before ``start()``. Called from inside a transfer, it does not
+        wait for that transfer.
+        """
+        inside = bool(getattr(self._local, "working", False))
+        with self._cond:
+            phase = self._phase
+            if phase == _IDLE:
+                idle = True
+            else:
+                idle = False
+                self._stopping = True
+                self._phase = _STOPPING
+                call_planner = phase == _SCHEDULING and not self._planner_stop_called
+                self._planner_stop_called = self._planner_stop_called or call_planner
+        if idle:
+            self._shutdown_nodes()
+            return
+        if call_planner:
             try:
-                link.on_shutdown()
+                self._shutdown_planner(wait and not inside)
             except Exception as exc:
-                _LOGGER.exception("shutting down %s raised: %s", link, exc)
-        _fire("databay_planner_stopped", planner=self)
+                _LOGGER.exception("%r: stopping the scheduler raised: %r", self, exc)
+        self._release(None, count=False)
+        if wait and not inside:
+            self._stopped.wait()
+
+    def pause(self) -> None:
+        """Skip scheduled transfers until ``resume()``; the schedule keeps its grid."""
+        self._paused = True
+        _LOGGER.info("%r paused", self)
+
+    def resume(self) -> None:
+        """Let scheduled transfers run again, from the next tick on."""
+        self._paused = False
+        _LOGGER.info("%r resumed", self)
 
     def force_transfer(self) -> None:
-        """Transfer every link now, in the calling thread."""
+        """Transfer every link now, in the calling thread. A link that is transferring
+        is waited for (unless ``allow_overlap``); refused while shutting down."""
         for link in list(self._links):
-            try:
-                link.transfer()
-            except Exception as exc:
-                self._on_exception(exc, link)
+            if not self._claim(link, tick=False, wait=True):
+                _LOGGER.warning("%r is shutting down: force_transfer skipped %r", self, link)
+                continue
+            self._run_claimed(link, tick=False)
 
     def _on_exception(self, exception: BaseException, link: Link | None = None) -> None:
         """Log a failure with the link it came from; shut down unless ignoring."""
         where = f" when executing {link!r}" if link is not None else ""
         _LOGGER.error("%s raised%s: %r", type(exception).__name__, where, exception,
                       exc_info=exception)
-        if not self._ignore_exceptions and self.running:
-            self.shutdown(wait=False)
+        if not self._ignore_exceptions:
+            with self._cond:
+                live = self._phase in (_STARTING, _SCHEDULING)
+            if live:
+                self.shutdown(wait=False)
+
+    # -- ticks: what planners call ------------------------------------------------------
+
+    def _run_tick(self, link: Link) -> None:
+        """One scheduled tick of ``link``: transfer now, in the calling thread, unless
+        the tick is refused (shut down, paused, or the link still transferring)."""
+        if self._claim(link, tick=True):
+            self._run_claimed(link, tick=True)
+
+    def _claim(self, link: Link, *, tick: bool = True, wait: bool = False) -> bool:
+        """Reserve a transfer of ``link``; a planner that queues ticks claims when it
+        queues, so a link never has a transfer queued behind a running one. Every
+        successful claim must be followed by exactly one ``_run_claimed(link)``."""
+        skipped = False
+        with self._cond:
+            if self._refused(tick):
+                return False
+            if tick and self._paused:
+                return False
+            if not self._allow_overlap:
+                while link in self._busy:
+                    if not wait:
+                        skipped = True
+                        break
+                    self._cond.wait()
+                    if self._refused(tick):
+                        return False
+                if not skipped:
+                    self._busy.add(link)
+            if not skipped:
+                self._inflight += 1
+        if skipped:
+            _LOGGER.warning("tick of %r skipped: its previous transfer is still running", link)
+            return False
+        return True
+
+    def _refused(self, tick: bool) -> bool:
+        # scheduled work stops at shutdown(); force_transfer only while stopping
+        return self._stopping and (tick or self._phase != _IDLE)
+
+    def _run_claimed(self, link: Link, *, tick: bool = True) -> None:
+        """Run a transfer claimed by :meth:`_claim`, in the calling thread."""
+        outer = getattr(self._local, "working", False)
+        try:
+            with self._cond:
+                if self._refused(tick):
+                    return
+            self._local.working = True
+            link.transfer()
+        except Exception as exc:
+            self._on_exception(exc, link)
+        finally:
+            self._local.working = outer
+            self._release(link)
+
+    def _release(self, link: Link | None, count: bool = True) -> None:
+        with self._cond:
+            if count:
+                self._inflight -= 1
+                if link is not None and not self._allow_overlap:
+                    self._busy.discard(link)
+                self._cond.notify_all()
+            finish = self._phase == _STOPPING and self._inflight == 0 and not self._finishing
+            if finish:
+                self._finishing = True
+        if finish:
+            self._finish()
+
+    def _finish(self) -> None:
+        """Shut down every node that was started, fire the stopped hook, mark idle."""
+        self._shutdown_nodes()
+        if self._started_fired:
+            _fire("databay_planner_stopped", planner=self)
+        with self._cond:
+            self._phase = _IDLE
+            self._cond.notify_all()
+        self._stopped.set()
+        _LOGGER.info("%r stopped", self)
+
+    def _shutdown_nodes(self) -> None:
+        with self._links_lock:
+            links = list(self._started_links)
+            links += [link for link in self._links if link not in links]
+        for link in links:
+            for node in [*link.inlets, *link.outlets]:
+                try:
+                    node.try_shutdown()
+                except Exception as exc:
+                    _LOGGER.error("shutting down %r of %r raised: %r", node, link, exc,
+                                  exc_info=exc)
+
+    def _start_links(self) -> bool:
+        with self._links_lock:
+            links = list(self._links)
+        for link in links:
+            with self._cond:
+                if self._stopping:
+                    return False
+                if link not in self._started_links:
+                    self._started_links.append(link)
+            try:
+                link.on_start()
+            except Exception as exc:
+                self._on_exception(exc, link)
+                if not self._ignore_exceptions:
+                    return False
+        return True
+
+    def _immediate_transfers(self) -> None:
+        for link in list(self._links):
+            if not link.immediate_transfer:
+                continue
+            if not self._claim(link, tick=False, wait=True):
+                return
+            self._run_claimed(link, tick=False)
+
+    # -- signals ----------------------------------------------------------------------
+
+    def _install_signal_handlers(self) -> Callable[[], None]:
+        if not self._handle_signals or threading.current_thread() is not threading.main_thread():
+            return _nothing
+        previous: dict[int, _SignalHandler] = {}
+        shutdown_threads: list[threading.Thread] = []
+
+        def restore() -> None:
+            for signum, handler in previous.items():
+                if signal.getsignal(signum) is on_signal:
+                    signal.signal(signum, handler)
+            previous.clear()
+            for thread in shutdown_threads:
+                thread.join()
+
+        def on_signal(signum: int, frame: FrameType | None) -> None:
+            _LOGGER.warning("%r received %s: shutting down", self, signal.Signals(signum).name)
+            for num, handler in previous.items():  # a second signal acts as before
+                signal.signal(num, handler)
+            # shutdown takes locks the interrupted code may hold: run it in a thread
+            thread = threading.Thread(target=self.shutdown, name="databay-planner-shutdown",
+                                      daemon=True)
+            shutdown_threads.append(thread)
+            thread.start()
+
+        for name in ("SIGINT", "SIGTERM"):
+            signum = getattr(signal, name, None)
+            if signum is None:
+                continue
+            try:
+                previous[signum] = signal.signal(signum, on_signal)
+            except (ValueError, OSError):  # not settable here
+                continue
+        return restore
 
     # -- what a planner implements ---------------------------------------------------
 
@@ -214,3 +499,7 @@ class BasePlanner(ABC):
     @abstractmethod
     def _shutdown_planner(self, wait: bool = True) -> None:
         """Stop scheduling; with ``wait``, let running transfers finish."""
+
+
+def _nothing() -> None:
+    return None
