@@ -1,0 +1,537 @@
+#!/usr/bin/env python3
+"""Build every package's wheel and install each ALONE into a fresh venv.
+
+For every folder of ``packages/`` holding a ``pyproject.toml`` (discovered, not listed):
+
+1. build its wheel;
+2. read from the wheel what it declares: name, version, requirements, ``databay`` entry
+   points, import packages;
+3. check the declarations: README.md and CHANGELOG.md beside the pyproject, a plugin
+   declares a bounded ``databay-core`` range and a ``databay`` entry point;
+4. create a fresh venv and install the wheel with its declared dependencies (first-party
+   ones from the wheels just built, the rest from the package index), then ``pip check``;
+5. in that venv: its plugin is discovered and loads without error, loading it imports none
+   of its third-party dependencies, every name it registers resolves through
+   ``databay.inlets`` / ``outlets`` / ``planners`` to a class of the right kind, its
+   import packages import, and ``KNOWN_PROVIDERS`` (the ``pip install`` hint table)
+   agrees with what it registers;
+6. in that venv: every name the OTHER packages register raises ImportError with their
+   ``pip install`` line.
+
+Uses uv when it is on PATH (much faster), else ``python -m venv`` and pip. Prints a
+summary; exits 1 when any check failed, 2 on a usage error.
+
+    python scripts/check_wheels.py [--only databay-http ...] [--keep] [--jobs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import email.parser
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+CORE = "databay-core"
+KINDS = ("inlet", "outlet", "planner")
+
+
+def normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef,import-not-found,unused-ignore]
+    with path.open("rb") as f:
+        data: dict[str, Any] = tomllib.load(f)
+    return data
+
+
+@dataclass
+class Package:
+    """One folder of packages/ and what its check found."""
+
+    name: str
+    path: Path
+    wheel: Path | None = None
+    version: str = "?"
+    requires: list[str] = field(default_factory=list)
+    entry_points: dict[str, str] = field(default_factory=dict)
+    import_names: list[str] = field(default_factory=list)
+    venv: Path | None = None
+    provides: dict[str, list[str]] = field(default_factory=dict)
+    known: dict[str, dict[str, str]] = field(default_factory=dict)
+    steps: dict[str, str] = field(default_factory=dict)  # step -> "ok" / "FAIL" / "skip"
+    problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def ok(self, step: str) -> None:
+        self.steps.setdefault(step, "ok")
+
+    def fail(self, step: str, problem: str) -> None:
+        self.steps[step] = "FAIL"
+        self.problems.append(f"{step}: {problem}")
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.problems)
+
+
+def discover(packages_dir: Path) -> list[Package]:
+    found = []
+    for pyproject in sorted(packages_dir.glob("*/pyproject.toml")):
+        name = _read_toml(pyproject).get("project", {}).get("name")
+        if not name:
+            raise SystemExit(f"{pyproject}: no [project] name")
+        found.append(Package(normalize(name), pyproject.parent))
+    return found
+
+
+# -- running tools -------------------------------------------------------------------
+
+
+def _env() -> dict[str, str]:
+    """The environment without what would leak the dev setup into the fresh venvs."""
+    drop = ("DATABAY_", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "CONDA_PREFIX", "PIP_",
+            "UV_PYTHON", "UV_PROJECT", "PYTEST_")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(drop)}
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def run(cmd: list[str], cwd: Path | None = None, timeout: float = 300) -> tuple[int, str]:
+    try:
+        done = subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return 124, f"timed out after {timeout:.0f}s: {' '.join(cmd)}"
+    return done.returncode, (done.stdout + done.stderr).strip()
+
+
+def find_uv() -> list[str] | None:
+    uv = shutil.which("uv")
+    if uv:
+        return [uv]
+    if importlib.util.find_spec("uv") is not None:  # hatch's own uv, as a module
+        return [sys.executable, "-m", "uv"]
+    return None
+
+
+class Tools:
+    """Build, venv and install commands: uv when there is one, else venv and pip."""
+
+    def __init__(self, uv: list[str] | None) -> None:
+        self.uv = uv
+
+    def build(self, pkg: Package, out: Path) -> tuple[int, str]:
+        if self.uv:
+            return run([*self.uv, "build", "--wheel", "--quiet", "--out-dir", str(out),
+                        str(pkg.path)])
+        return run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                    "--wheel-dir", str(out), str(pkg.path)])
+
+    def venv(self, path: Path) -> tuple[int, str]:
+        if self.uv:
+            return run([*self.uv, "venv", "--quiet", "--python", sys.executable, str(path)])
+        return run([sys.executable, "-m", "venv", str(path)])
+
+    def install(self, python: Path, wheels: list[Path]) -> tuple[int, str]:
+        args = [str(w) for w in wheels]
+        if self.uv:
+            return run([*self.uv, "pip", "install", "--quiet", "--python", str(python), *args])
+        return run([str(python), "-m", "pip", "install", "--quiet", *args])
+
+    def check(self, python: Path) -> tuple[int, str]:
+        if self.uv:
+            return run([*self.uv, "pip", "check", "--python", str(python)])
+        return run([str(python), "-m", "pip", "check"])
+
+
+def venv_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+# -- reading a wheel -----------------------------------------------------------------
+
+
+_REQ_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
+
+
+def req_name(req: str) -> str:
+    match = _REQ_NAME.match(req)
+    return normalize(match.group(1)) if match else req
+
+
+def read_wheel(pkg: Package) -> None:
+    assert pkg.wheel is not None
+    with zipfile.ZipFile(pkg.wheel) as zf:
+        names = zf.namelist()
+        info = next(n.split("/")[0] for n in names if n.endswith(".dist-info/METADATA"))
+        meta = email.parser.Parser().parsestr(zf.read(f"{info}/METADATA").decode())
+        pkg.version = meta["Version"]
+        pkg.requires = [r for r in meta.get_all("Requires-Dist") or []
+                        if "extra ==" not in r.replace("extra==", "extra ==")]
+        if not str(meta.get_payload()).strip():
+            pkg.fail("metadata", "the wheel has no long description (readme)")
+        ep_file = f"{info}/entry_points.txt"
+        if ep_file in names:
+            section = None
+            for line in zf.read(ep_file).decode().splitlines():
+                line = line.strip()
+                if line.startswith("["):
+                    section = line.strip("[]").strip()
+                elif "=" in line and section == "databay":
+                    key, _, value = line.partition("=")
+                    pkg.entry_points[key.strip()] = value.strip()
+        tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(
+            (".dist-info", ".data"))}
+        pkg.import_names = sorted(t[:-3] if t.endswith(".py") else t for t in tops)
+
+
+def check_declarations(pkg: Package) -> None:
+    for doc in ("README.md", "CHANGELOG.md"):
+        if not (pkg.path / doc).is_file():
+            pkg.fail("metadata", f"{doc} is missing beside {pkg.path / 'pyproject.toml'}")
+    if pkg.name == CORE:
+        pkg.ok("metadata")
+        return
+    core_reqs = [r for r in pkg.requires if req_name(r) == CORE]
+    if not core_reqs:
+        pkg.fail("metadata", f"does not depend on {CORE}")
+    else:
+        spec = core_reqs[0][len(_REQ_NAME.match(core_reqs[0]).group(0)):]  # type: ignore[union-attr]
+        if not re.search(r"<|~=|==", spec):
+            pkg.fail("metadata", f"its {CORE} range {spec.strip() or '(any)'!r} has no upper "
+                                 f"bound; declare a compatible range such as '>=0.4,<0.5'")
+    if not pkg.entry_points:
+        pkg.fail("metadata", "declares no entry point in the 'databay' group: databay "
+                             "cannot discover it")
+    pkg.ok("metadata")
+
+
+# -- probing a venv --------------------------------------------------------------------
+
+
+PROBE = textwrap.dedent(r'''
+    import importlib, importlib.metadata as md, json, re, sys
+    task = json.loads(sys.argv[1])
+    out = {"problems": [], "provides": {}, "known": {}}
+    problems = out["problems"]
+
+    def norm(name):
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    # third-party import names of the package's own requirements (core's deps excluded)
+    by_dist = {}
+    for module, dists in md.packages_distributions().items():
+        for dist in dists:
+            by_dist.setdefault(norm(dist), set()).add(module)
+    core_deps = {norm(re.match(r"[A-Za-z0-9._-]+", r).group(0))
+                 for r in (md.requires("databay-core") or [])}
+    heavy = set()
+    for dist in task["third_party"]:
+        if dist not in core_deps:
+            heavy |= by_dist.get(dist, set())
+
+    before = set(sys.modules)
+    import databay.plugins as plugins
+    infos = plugins.plugins()
+    loaded_heavy = sorted(m for m in heavy if m in sys.modules and m not in before)
+    if loaded_heavy:
+        problems.append("discovering plugins imported " + ", ".join(loaded_heavy)
+                        + ": plugin modules (and the package __init__ they live in) must "
+                        "import heavy libraries only when a class is used")
+    mine = [i for i in infos if i.distribution and norm(i.distribution) == task["name"]]
+    if task["name"] == "databay-core":
+        mine = [i for i in infos if i.name == "builtins"]
+    names = {i.name for i in mine}
+    for ep in task["entry_points"]:
+        if ep not in names:
+            problems.append(f"entry point {ep!r} was not discovered (plugins: "
+                            f"{[(i.name, i.distribution) for i in infos]})")
+    for info in mine:
+        if info.error:
+            problems.append(f"plugin {info.name!r} failed to load: {info.error}")
+        for kind, provided in info.provides.items():
+            out["provides"].setdefault(kind, []).extend(provided)
+    if not out["provides"] and not problems:
+        problems.append("its plugin registers no inlet, outlet or planner")
+
+    import databay
+    bases = {"inlet": databay.Inlet, "outlet": databay.Outlet, "planner": databay.BasePlanner}
+    for kind, provided in out["provides"].items():
+        namespace = importlib.import_module(f"databay.{kind}s")
+        for name in provided:
+            try:
+                cls = getattr(namespace, name)
+            except Exception as exc:
+                problems.append(f"from databay.{kind}s import {name} raised "
+                                f"{type(exc).__name__}: {exc}")
+                continue
+            if not (isinstance(cls, type) and issubclass(cls, bases[kind])):
+                problems.append(f"databay.{kind}s.{name} is {cls!r}, not a "
+                                f"{bases[kind].__name__} subclass")
+    for module in task["import_names"]:
+        try:
+            importlib.import_module(module)
+        except Exception as exc:
+            problems.append(f"import {module} raised {type(exc).__name__}: {exc}")
+    if task["name"] == "databay-core":
+        for module in ("databay.testing", "databay.misc.inlet_tester"):
+            try:
+                importlib.import_module(module)
+            except Exception as exc:
+                problems.append(f"import {module} raised {type(exc).__name__}: {exc}")
+    out["known"] = {kind: dict(names) for kind, names in plugins.KNOWN_PROVIDERS.items()}
+
+    # names of the other packages: ImportError with their pip install line
+    problems = out["hint_problems"] = []
+    for kind, name, dist in task["absent"]:
+        try:
+            getattr(importlib.import_module(f"databay.{kind}s"), name)
+        except ImportError as exc:
+            if f"pip install {dist}" not in str(exc):
+                problems.append(f"from databay.{kind}s import {name} raised ImportError "
+                                f"without 'pip install {dist}': {exc}")
+        except Exception as exc:
+            problems.append(f"from databay.{kind}s import {name} raised "
+                            f"{type(exc).__name__}, not ImportError with 'pip install "
+                            f"{dist}': {exc}")
+        else:
+            problems.append(f"from databay.{kind}s import {name} worked although {dist} "
+                            "is not installed")
+    print("@@PROBE@@" + json.dumps(out))
+''')
+
+
+def probe(pkg: Package, absent: list[tuple[str, str, str]], workdir: Path) -> dict[str, Any]:
+    assert pkg.venv is not None
+    task = {
+        "name": pkg.name,
+        "entry_points": sorted(pkg.entry_points) if pkg.name != CORE else [],
+        "import_names": pkg.import_names,
+        "third_party": sorted({req_name(r) for r in pkg.requires} - _FIRST_PARTY),
+        "absent": absent,
+    }
+    code, output = run([str(venv_python(pkg.venv)), "-c", PROBE, json.dumps(task)], cwd=workdir)
+    marker = "@@PROBE@@"
+    if code != 0 or marker not in output:
+        return {"problems": [f"the probe exited {code}: {output[-2000:]}"]}
+    return json.loads(output.rsplit(marker, 1)[1])  # type: ignore[no-any-return]
+
+
+_FIRST_PARTY: set[str] = set()
+
+
+# -- the steps --------------------------------------------------------------------------
+
+
+def build_all(pkgs: list[Package], tools: Tools, wheels: Path, jobs: int) -> None:
+    def build(pkg: Package) -> None:
+        out = wheels / pkg.name
+        out.mkdir()
+        code, output = tools.build(pkg, out)
+        built = sorted(out.glob("*.whl"))
+        if code != 0 or len(built) != 1:
+            pkg.fail("build", f"exit {code}, wheels {[w.name for w in built]}: {output[-2000:]}")
+            return
+        pkg.wheel = built[0]
+        pkg.ok("build")
+        read_wheel(pkg)
+
+    with concurrent.futures.ThreadPoolExecutor(jobs) as pool:
+        list(pool.map(build, pkgs))
+
+
+def install_one(pkg: Package, tools: Tools, by_name: dict[str, Package], work: Path) -> None:
+    if pkg.wheel is None:
+        pkg.steps["install"] = "skip"
+        return
+    wheels = [pkg.wheel]
+    for req in pkg.requires:  # first-party dependencies come from the wheels just built
+        dep = by_name.get(req_name(req))
+        if dep is not None:
+            if dep.wheel is None:
+                pkg.fail("install", f"needs {dep.name}, whose wheel did not build")
+                return
+            wheels.append(dep.wheel)
+    pkg.venv = work / f"venv-{pkg.name}"
+    code, output = tools.venv(pkg.venv)
+    if code == 0:
+        code, output = tools.install(venv_python(pkg.venv), wheels)
+    if code != 0:
+        pkg.fail("install", output[-3000:])
+        pkg.venv = None
+        return
+    pkg.ok("install")
+    code, output = tools.check(venv_python(pkg.venv))
+    if code != 0:
+        pkg.fail("pip check", output[-2000:])
+    else:
+        pkg.ok("pip check")
+
+
+def absent_names(pkg: Package, pkgs: list[Package]) -> list[tuple[str, str, str]]:
+    """(kind, name, distribution) of every name another package registers that ``pkg``'s
+    venv does not have."""
+    installed = {pkg.name} | {req_name(r) for r in pkg.requires}
+    absent = []
+    for other in pkgs:
+        if other.name in installed or other.name == CORE:
+            continue
+        provides = other.provides
+        if not provides:  # it did not install: fall back to the hint table
+            provides = {kind: [n for n, d in names.items() if normalize(d) == other.name]
+                        for kind, names in _known_table(pkgs).items()}
+        for kind, names in provides.items():
+            absent += [(kind, name, other.name) for name in names]
+    return sorted(absent)
+
+
+def _known_table(pkgs: list[Package]) -> dict[str, dict[str, str]]:
+    for pkg in pkgs:
+        if pkg.known:
+            return pkg.known
+    return {}
+
+
+def check_known_providers(pkgs: list[Package]) -> None:
+    """The pip-install hint table agrees with what each package registers."""
+    known = _known_table(pkgs)
+    if not known:
+        return
+    for pkg in pkgs:
+        if pkg.name == CORE or pkg.steps.get("plugin") != "ok":
+            continue
+        table = {(kind, name) for kind, names in known.items() for name, dist in names.items()
+                 if normalize(dist) == pkg.name}
+        registered = {(kind, name) for kind, names in pkg.provides.items() for name in names}
+        for kind, name in sorted(registered - table):
+            pkg.fail("hints", f"{kind} {name} is not in databay.plugins.KNOWN_PROVIDERS: "
+                              f"without {pkg.name} installed, its name gives no "
+                              f"'pip install {pkg.name}' hint")
+        for kind, name in sorted(table - registered):
+            pkg.fail("hints", f"KNOWN_PROVIDERS says {pkg.name} provides the {kind} {name}, "
+                              f"but it does not register it")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--packages-dir", type=Path, default=ROOT / "packages")
+    parser.add_argument("--only", nargs="*", default=None,
+                        help="check only these packages (databay-core is always built)")
+    parser.add_argument("--keep", action="store_true", help="keep the venvs and wheels")
+    parser.add_argument("--jobs", type=int, default=min(8, os.cpu_count() or 2))
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+
+    pkgs = discover(args.packages_dir)
+    by_name = {p.name: p for p in pkgs}
+    _FIRST_PARTY.update(by_name)
+    if CORE not in by_name:
+        print(f"no {CORE} in {args.packages_dir}", file=sys.stderr)
+        return 2
+    if args.only:
+        unknown = {normalize(n) for n in args.only} - set(by_name)
+        if unknown:
+            print(f"--only: unknown packages {sorted(unknown)}; found {sorted(by_name)}",
+                  file=sys.stderr)
+            return 2
+    checked = [p for p in pkgs if not args.only or p.name in {normalize(n) for n in args.only}]
+    tools = Tools(find_uv())
+    print(f"check_wheels: {len(pkgs)} packages in {args.packages_dir}: "
+          f"{', '.join(p.name for p in pkgs)} (using {'uv' if tools.uv else 'venv + pip'})",
+          flush=True)
+
+    work = Path(tempfile.mkdtemp(prefix="databay-wheels-"))
+    try:
+        wheels = work / "wheels"
+        wheels.mkdir()
+        # every package is built: the hint checks need to know what the others register
+        build_all(pkgs, tools, wheels, args.jobs)
+        for pkg in pkgs:
+            if pkg.wheel is not None:
+                check_declarations(pkg)
+
+        def install_and_probe(pkg: Package) -> None:
+            t0 = time.perf_counter()
+            install_one(pkg, tools, by_name, work)
+            if pkg.venv is not None:
+                result = probe(pkg, [], work)
+                pkg.provides = result.get("provides", {})
+                pkg.known = result.get("known", {})
+                if result["problems"]:
+                    for problem in result["problems"]:
+                        pkg.fail("plugin", problem)
+                else:
+                    pkg.ok("plugin")
+            pkg.seconds = time.perf_counter() - t0
+
+        # every package is installed and probed (see above); only --only ones are reported
+        with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+            list(pool.map(install_and_probe, pkgs))
+        check_known_providers(pkgs)
+
+        def hints(pkg: Package) -> None:
+            if pkg.venv is None:
+                pkg.steps.setdefault("hints", "skip")
+                return
+            absent = absent_names(pkg, pkgs)
+            result = probe(pkg, absent, work)
+            for problem in result.get("hint_problems", result["problems"]):
+                pkg.fail("hints", problem)
+            pkg.steps.setdefault("hints", f"ok ({len(absent)})")
+
+        with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+            list(pool.map(hints, checked))
+    finally:
+        if args.keep:
+            print(f"kept {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+    report(checked, time.perf_counter() - started)
+    return 1 if any(p.failed for p in checked) else 0
+
+
+def report(pkgs: list[Package], seconds: float) -> None:
+    steps = ["build", "metadata", "install", "pip check", "plugin", "hints"]
+    print("hints (n): n names of other packages checked to give their 'pip install' line")
+    width = max(len(p.name) for p in pkgs)
+    print()
+    print(f"{'package':<{width}}  {'version':<9} " + " ".join(f"{s:<9}" for s in steps)
+          + " provides")
+    for p in pkgs:
+        provided = "; ".join(f"{k}s: {', '.join(v)}" for k, v in sorted(p.provides.items()))
+        print(f"{p.name:<{width}}  {p.version:<9} "
+              + " ".join(f"{p.steps.get(s, 'skip'):<9}" for s in steps) + f" {provided}")
+    failed = [p for p in pkgs if p.failed]
+    for p in failed:
+        print(f"\n{p.name} FAILED:")
+        for problem in p.problems:
+            print(textwrap.indent(problem, "  - ", lambda line: True).replace(
+                "\n  - ", "\n    "))
+    verdict = (f"{len(failed)} of {len(pkgs)} packages FAILED" if failed
+               else f"all {len(pkgs)} packages OK")
+    print(f"\ncheck_wheels: {verdict} ({seconds:.1f}s)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
