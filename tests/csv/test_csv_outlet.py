@@ -295,6 +295,28 @@ def test_on_bad_record_log_writes_the_others_and_logs_the_bad(
         assert shown in caplog.text
 
 
+def test_on_bad_record_log_reports_each_bad_record_once(
+        work: Path, caplog: pytest.LogCaptureFixture) -> None:
+    outlet = CsvOutlet("out.csv", on_bad_record="log")
+    with caplog.at_level(logging.ERROR, logger="databay.CsvOutlet"):
+        push(outlet, 7, [1, 2], {"a": 1})
+    assert rows("out.csv") == [["a"], ["1"]]
+    assert caplog.text.count("payload=7") == 1
+    assert caplog.text.count("payload=[1, 2]") == 1
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="databay.CsvOutlet"):
+        push(outlet, 8, 9, **{CsvOutlet.CSV_FILE: "none.csv"})
+    assert not Path("none.csv").exists()
+    assert caplog.text.count("payload=8") == 1
+    assert caplog.text.count("payload=9") == 1
+
+
+def test_unencodable_header_is_refused(work: Path) -> None:
+    with pytest.raises(CsvHeaderError, match=r"header of .*out\.csv.*'latin-1'"):
+        push(CsvOutlet("out.csv", encoding="latin-1"), {"prix €": 1})
+    assert not Path("out.csv").exists()
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_FSIZE behaviour is Linux's")
 def test_failed_write_is_cut_back_to_whole_rows(work: Path) -> None:
     import resource
@@ -363,6 +385,25 @@ class Reading:
 class Point(NamedTuple):
     x: int
     y: int
+
+
+def test_other_mappings(work: Path) -> None:
+    from collections import OrderedDict
+    from types import MappingProxyType
+
+    outlet = CsvOutlet("out.csv")
+    push(outlet, MappingProxyType({"a": 1, "b": 2}), OrderedDict([("b", 4), ("a", 3)]))
+    assert rows("out.csv") == [["a", "b"], ["1", "2"], ["3", "4"]]
+
+
+def test_async_link(work: Path) -> None:
+    class AsyncInlet(Inlet):
+        async def pull(self, update: Update) -> list[dict[str, int]]:
+            return [{"n": 1}, {"n": 2}]
+
+    outlet = CsvOutlet("out.csv")
+    assert Link(AsyncInlet(), outlet, 1).transfer().pushed[outlet] == 2
+    assert rows("out.csv") == [["n"], ["1"], ["2"]]
 
 
 def test_dataclasses_and_named_tuples(work: Path) -> None:

@@ -307,7 +307,7 @@ class CsvOutlet(Outlet):
                     f"(write to another file, or truncate it with mode 'w')")
             header = existing
         else:
-            header = self._new_header(path, records)
+            header = self._new_header(records)
         sink = _Parts()
         writer = csv.writer(sink, self.dialect, **self.fmtparams)
         fresh = group.truncate or size == 0
@@ -316,8 +316,13 @@ class CsvOutlet(Outlet):
         dropped: set[int] = set()
         if header is not None and records:
             self._rows_into(writer, path, header, records, dropped)
-        elif header is None:  # every record was bad and logged
-            dropped.update(id(r) for r in records)
+        elif header is None:  # no record has named fields: none can be written
+            for record in records:
+                try:
+                    self._payload_error(record, path)
+                except CsvRecordError as exc:
+                    self._bad(exc)
+                dropped.add(id(record))
         text = "".join(sink.parts)
         if text and not fresh and not ends_newline:
             _LOGGER.warning("%r does not end with a line break; one is added before the "
@@ -365,21 +370,18 @@ class CsvOutlet(Outlet):
             row = [_undefuse(h) for h in row]
         return size, row, ends_newline
 
-    def _new_header(self, path: str, records: list[Record]) -> list[str] | None:
+    def _new_header(self, records: list[Record]) -> list[str] | None:
+        """``fieldnames``, or the keys of the first record that has named fields."""
         if self.fieldnames is not None:
             return self.fieldnames
         for record in records:
             payload = record.payload
-            try:
-                if isinstance(payload, Mapping):
-                    return list(payload)
-                if _is_dataclass(payload):
-                    return list(_dataclass_dict(payload))
-                if isinstance(payload, tuple) and hasattr(payload, "_fields"):
-                    return list(payload._fields)
-                self._payload_error(record, path)
-            except CsvRecordError as exc:
-                self._bad(exc)
+            if isinstance(payload, Mapping):
+                return list(payload)
+            if _is_dataclass(payload):
+                return list(_dataclass_dict(payload))
+            if isinstance(payload, tuple) and hasattr(payload, "_fields"):
+                return list(payload._fields)
         return None
 
     def _payload_error(self, record: Record, path: str) -> None:
