@@ -15,6 +15,11 @@ def databay_register_inlets() -> list[str]:
 
 
 @hookimpl
+def databay_register_state_stores() -> list[str]:
+    return ["databay.delivery:MemoryStateStore", "databay.delivery:FileStateStore"]
+
+
+@hookimpl
 def databay_register_outlets() -> list[str]:
     return [
         "databay.outlets.null_outlet:NullOutlet",

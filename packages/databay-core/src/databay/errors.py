@@ -12,10 +12,12 @@ __all__ = [
     "ImplementationError",
     "InvalidNodeError",
     "MissingLinkError",
+    "PermanentError",
     "PluginNotFoundError",
     "RecordCopyError",
     "ScheduleIntervalError",
     "TransferError",
+    "TransientError",
 ]
 
 
@@ -56,3 +58,19 @@ class TransferError(DatabayError):
     def __init__(self, message: str, *, undelivered: int = 0) -> None:
         super().__init__(message)
         self.undelivered = undelivered
+
+
+class TransientError(DatabayError):
+    """A failure that may pass: retrying the same operation later can succeed.
+
+    Connectors raise (subclasses of) it, or set ``transient = True`` on any exception,
+    to tell retry policies that a retry makes sense.
+    """
+
+    transient = True
+
+
+class PermanentError(DatabayError):
+    """A failure that retrying cannot fix (bad data, refused credentials...)."""
+
+    transient = False

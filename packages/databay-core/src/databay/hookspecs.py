@@ -58,6 +58,13 @@ def databay_register_planners() -> Provided:
     return ()
 
 
+@hookspec
+def databay_register_state_stores() -> Provided:
+    """Return the checkpoint state stores (subclasses of
+    :class:`databay.delivery.StateStore`) this plugin provides."""
+    return ()
+
+
 # -- Planner lifecycle hooks --------------------------------------------------------
 
 

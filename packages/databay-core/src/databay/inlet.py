@@ -46,6 +46,26 @@ class Inlet(Node, ABC):
     def pull(self, update: Update) -> Any:
         """Produce data for one transfer. May be ``async def``."""
 
+    # -- checkpoints: inlets that can resume override both ---------------------------
+
+    @property
+    def cursor(self) -> Any:
+        """The position after the last pull (JSON-like: numbers, strings, lists, dicts),
+        or None. A link with a state store commits it once the pull's records are
+        delivered. Override together with :meth:`seek`."""
+        return None
+
+    def seek(self, cursor: Any) -> None:
+        """Continue reading at ``cursor``, a value :attr:`cursor` returned before. The
+        link calls it to resume after a restart and to re-read a batch that was not
+        delivered."""
+        raise NotImplementedError(f"{type(self).__name__} does not support checkpoints")
+
+    @property
+    def checkpoint_key(self) -> str | None:
+        """The key of this inlet's cursor within its link; None means "by position"."""
+        return None
+
     def new_record(self, payload: Any, metadata: dict[str, Any] | None = None) -> Record:
         """A record whose metadata is the global metadata, then ``metadata``, then
         ``'__inlet__'``: ``str(self)``."""

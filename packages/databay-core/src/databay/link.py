@@ -17,6 +17,7 @@ from databay._copy import copy_records as _copy_records
 from databay._node import is_async_method
 from databay._validate import callables, flag
 from databay._validate import interval as _interval
+from databay.delivery import DEAD_LETTER, RetryPolicy, StateStore
 from databay.errors import InvalidNodeError
 from databay.inlet import Inlet
 from databay.outlet import Outlet
@@ -76,15 +77,23 @@ class TransferResult:
     seconds from start to end.
     """
 
-    __slots__ = ("duration", "errors", "pulled", "pushed", "undelivered", "update")
+    __slots__ = ("_handled", "committed", "dead_lettered", "duration", "errors", "pulled",
+                 "pushed", "retried", "undelivered", "update")
 
     def __init__(self, update: Update) -> None:
         self.update = update
         self.pulled = 0
         self.pushed: dict[Outlet, int] = {}
         self.undelivered: dict[Outlet, int] = {}
+        #: retries made, per outlet
+        self.retried: dict[Outlet, int] = {}
+        #: records sent to the dead-letter outlet, per outlet that refused them
+        self.dead_lettered: dict[Outlet, int] = {}
+        #: whether the inlets' cursors were committed to the link's state store
+        self.committed = False
         self.errors: list[BaseException] = []
         self.duration = 0.0
+        self._handled = 0  # errors whose records reached the dead-letter outlet
 
     @property
     def ok(self) -> bool:
@@ -92,8 +101,13 @@ class TransferResult:
         return not self.errors
 
     def __repr__(self) -> str:
+        extra = ""
+        if self.retried:
+            extra += f", retried={self.retried}"
+        if self.dead_lettered:
+            extra += f", dead_lettered={self.dead_lettered}"
         return (f"TransferResult(update={self.update}, pulled={self.pulled}, "
-                f"pushed={self.pushed}, undelivered={self.undelivered}, "
+                f"pushed={self.pushed}, undelivered={self.undelivered}{extra}, "
                 f"errors={self.errors}, duration={self.duration:.6f})")
 
 
@@ -162,6 +176,12 @@ class Link:
     :param groupers: callables ``batches -> batches`` that split records into batches.
     :param catch_exceptions: deprecated alias of ``ignore_exceptions``.
     :param name: deprecated; becomes ``tags=[name]``.
+    :param retry: a :class:`~databay.delivery.RetryPolicy` for failed pushes (an
+        outlet's own ``retry_policy`` attribute overrides it).
+    :param dead_letter: an outlet that receives the records an outlet still refused
+        after its retries, with ``DEAD_LETTER`` metadata.
+    :param state_store: where the cursors of checkpointable inlets are committed after
+        each delivered transfer, and resumed from (the link needs tags to name them).
     """
 
     def __init__(
@@ -178,6 +198,10 @@ class Link:
         processors: Processor | Sequence[Processor] | None = None,
         groupers: Grouper | Sequence[Grouper] | None = None,
         name: str | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        dead_letter: Outlet | None = None,
+        state_store: StateStore | None = None,
     ) -> None:
         if catch_exceptions is not None:
             warnings.warn(
@@ -207,6 +231,23 @@ class Link:
         self.inlet_concurrency = inlet_concurrency
         self.processors: list[Processor] = callables(processors, "processors", "Link")
         self.groupers: list[Grouper] = callables(groupers, "groupers", "Link")
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise TypeError(
+                f"Link(retry=...) must be a databay.delivery.RetryPolicy, got {retry!r}")
+        if dead_letter is not None and not isinstance(dead_letter, _OUTLET):
+            raise TypeError(f"Link(dead_letter=...) must be an Outlet, got {dead_letter!r}")
+        if state_store is not None:
+            if not isinstance(state_store, StateStore):
+                raise TypeError("Link(state_store=...) must be a databay.delivery.StateStore, "
+                                f"got {state_store!r}")
+            if not self._tags:
+                raise ValueError("Link(state_store=...) needs tags: they name the link's "
+                                 "checkpoints in the store")
+        self.retry = retry
+        self.dead_letter = dead_letter
+        self.state_store = state_store
+        self._resumed = False
+        self._interrupted = threading.Event()
         self._count = 0
         self._count_lock = threading.Lock()
         self._job: Any = None
@@ -286,8 +327,9 @@ class Link:
         self._update_sync()
 
     def _update_sync(self) -> None:
+        outlets = [*self._outlets, *([self.dead_letter] if self.dead_letter else [])]
         self._all_sync = not any(is_async_method(i, "pull") for i in self._inlets) and \
-            not any(is_async_method(o, "push") for o in self._outlets)
+            not any(is_async_method(o, "push") for o in outlets)
 
     def add_inlets(self, inlets: Inlet | Sequence[Inlet]) -> None:
         """Add one inlet or a list of them. A duplicate raises InvalidNodeError."""
@@ -315,8 +357,16 @@ class Link:
         """Shut down every inlet, then every outlet that is active."""
         self._each_node("try_shutdown")
 
+    def interrupt(self) -> None:
+        """Stop waiting: a retry wait in progress ends at once and no further retry is
+        made, until the next :meth:`on_start`. Planners call it on shutdown."""
+        self._interrupted.set()
+
     def _each_node(self, method: str) -> None:
-        for node in [*self._inlets, *self._outlets]:
+        if method == "try_start":
+            self._interrupted.clear()
+        extra = [self.dead_letter] if self.dead_letter is not None else []
+        for node in [*self._inlets, *self._outlets, *extra]:
             try:
                 getattr(node, method)()
             except Exception as exc:
@@ -375,6 +425,7 @@ class Link:
     def _transfer_sync(self) -> TransferResult:
         # The hot path of sync-only links: kept flat on purpose (see benchmarks/core).
         update, result, started = self._begin()
+        positions = self._checkpoint_begin() if self.state_store is not None else None
         try:
             records: list[Record] = []
             for inlet in self._inlets:
@@ -390,6 +441,7 @@ class Link:
             result.pulled = len(records)
             copying = self.copy_records
             pushed = result.pushed
+            guarded = self.retry is not None or self.dead_letter is not None
             for batch in batches:
                 for outlet in self._outlets:
                     if copying or outlet.processors:
@@ -398,6 +450,9 @@ class Link:
                             continue
                     else:
                         prepared = batch.copy()
+                    if guarded or getattr(outlet, "retry_policy", None) is not None:
+                        self._deliver_sync(outlet, prepared, update, result)
+                        continue
                     try:
                         outlet.push(prepared, update)
                     except Exception as exc:
@@ -406,7 +461,11 @@ class Link:
                         pushed[outlet] = pushed.get(outlet, 0) + len(prepared)
                 if result.undelivered:
                     self._raise_push_errors(result)
+            if positions is not None:
+                self._checkpoint_end(positions, result)
         except BaseException as exc:
+            if positions is not None:
+                self._rewind(positions)
             self._end(result, started, exc)
             raise
         self._end(result, started, None)
@@ -422,6 +481,7 @@ class Link:
         import asyncio  # imported on first async use: keeps `import databay` light
 
         update, result, started = self._begin()
+        positions = self._checkpoint_begin() if self.state_store is not None else None
         try:
             pulls = [self._apull(inlet, update) for inlet in self._inlets]
             if len(pulls) > self.inlet_concurrency:
@@ -440,7 +500,11 @@ class Link:
                 pushes = [self._apush(o, batch, update, result) for o in self._outlets]
                 await asyncio.gather(*pushes)
                 self._raise_push_errors(result)
+            if positions is not None:
+                self._checkpoint_end(positions, result)
         except BaseException as exc:
+            if positions is not None:
+                self._rewind(positions)
             self._end(result, started, exc)
             raise
         self._end(result, started, None)
@@ -459,16 +523,154 @@ class Link:
         prepared = self._prepare(batch, outlet, result)
         if prepared is None:
             return
-        try:
-            if is_async_method(outlet, "push"):
-                await outlet.push(prepared, update)
-            else:
-                await sys.modules["asyncio"].get_running_loop().run_in_executor(
-                    None, outlet.push, prepared, update)
-        except Exception as exc:
-            self._push_failed(exc, outlet, prepared, result)
-        else:
+        attempt = 1
+        while True:
+            try:
+                await _apush_once(outlet, prepared, update)
+            except Exception as exc:
+                delay = self._retry_delay(outlet, exc, attempt, len(prepared), result)
+                if delay is not None and not await self._await_retry(delay):
+                    attempt += 1
+                    continue
+                await self._undeliverable_async(exc, outlet, prepared, attempt, update, result)
+                return
             result.pushed[outlet] = result.pushed.get(outlet, 0) + len(prepared)
+            return
+
+    async def _await_retry(self, delay: float) -> bool:
+        """Sleep ``delay`` seconds without blocking the loop; True if interrupted."""
+        asyncio = sys.modules["asyncio"]
+        deadline = perf_counter() + delay
+        while not self._interrupted.is_set():
+            left = deadline - perf_counter()
+            if left <= 0:
+                return False
+            await asyncio.sleep(min(left, 0.05))
+        return True
+
+    # -- delivery: retries, dead letters, checkpoints ---------------------------------
+
+    def _retry_delay(self, outlet: Outlet, exc: Exception, attempt: int, count: int,
+                     result: TransferResult) -> float | None:
+        """Seconds to wait before retrying ``outlet``, or None to give up."""
+        policy: RetryPolicy | None = getattr(outlet, "retry_policy", None) or self.retry
+        if policy is None or self._interrupted.is_set():
+            return None
+        delay = policy.next_delay(exc, attempt)
+        if delay is not None:
+            result.retried[outlet] = result.retried.get(outlet, 0) + 1
+            _LOGGER.warning("%s: push of %d record(s) to %r failed (attempt %d of %d), "
+                            "retrying in %.2f s: %r", result.update, count, outlet, attempt,
+                            policy.attempts, delay, exc)
+        return delay
+
+    def _deliver_sync(self, outlet: Outlet, records: list[Record], update: Update,
+                      result: TransferResult) -> None:
+        attempt = 1
+        while True:
+            try:
+                outlet.push(records, update)
+            except Exception as exc:
+                delay = self._retry_delay(outlet, exc, attempt, len(records), result)
+                if delay is not None and not self._interrupted.wait(delay):
+                    attempt += 1
+                    continue
+                dead = self._dead_letters(exc, outlet, records, attempt)
+                if dead is None:
+                    self._push_failed(exc, outlet, records, result)
+                    return
+                try:
+                    self.dead_letter.push(dead, update)  # type: ignore[union-attr]
+                except Exception as dead_exc:
+                    self._dead_letter_failed(dead_exc, exc, outlet, records, result)
+                else:
+                    self._dead_lettered(exc, outlet, records, result)
+                return
+            result.pushed[outlet] = result.pushed.get(outlet, 0) + len(records)
+            return
+
+    async def _undeliverable_async(self, exc: Exception, outlet: Outlet, records: list[Record],
+                                   attempts: int, update: Update,
+                                   result: TransferResult) -> None:
+        dead = self._dead_letters(exc, outlet, records, attempts)
+        if dead is None:
+            self._push_failed(exc, outlet, records, result)
+            return
+        try:
+            await _apush_once(self.dead_letter, dead, update)  # type: ignore[arg-type]
+        except Exception as dead_exc:
+            self._dead_letter_failed(dead_exc, exc, outlet, records, result)
+        else:
+            self._dead_lettered(exc, outlet, records, result)
+
+    def _dead_letters(self, exc: Exception, outlet: Outlet, records: list[Record],
+                      attempts: int) -> list[Record] | None:
+        """Copies of ``records`` carrying why they were refused; None without a
+        dead-letter outlet."""
+        if self.dead_letter is None:
+            return None
+        info = {"link": ".".join(self._tags) or repr(self), "outlet": repr(outlet),
+                "error": repr(exc), "error_type": type(exc).__name__, "attempts": attempts}
+        dead = []
+        for record in records:
+            copy = Record(record.payload, dict(record.metadata))
+            copy.metadata[DEAD_LETTER] = dict(info)
+            dead.append(copy)
+        return dead
+
+    def _dead_lettered(self, exc: Exception, outlet: Outlet, records: list[Record],
+                       result: TransferResult) -> None:
+        result.errors.append(exc)
+        result._handled += 1
+        result.dead_lettered[outlet] = result.dead_lettered.get(outlet, 0) + len(records)
+        _LOGGER.warning("%s: %d record(s) refused by %r went to the dead-letter outlet %r: %r",
+                        result.update, len(records), outlet, self.dead_letter, exc)
+
+    def _dead_letter_failed(self, dead_exc: Exception, exc: Exception, outlet: Outlet,
+                            records: list[Record], result: TransferResult) -> None:
+        _LOGGER.error("%s: the dead-letter outlet %r refused %d record(s) too: %r",
+                      result.update, self.dead_letter, len(records), dead_exc)
+        self._push_failed(exc, outlet, records, result)
+
+    def _checkpoint_key(self, index: int, inlet: Inlet) -> str:
+        own = inlet.checkpoint_key or f"{index}:{type(inlet).__name__}"
+        return f"{'.'.join(self._tags)}/{own}"
+
+    def _checkpoint_begin(self) -> dict[int, Any]:
+        """Resume from the store on the first transfer; return the cursors before pulling."""
+        store = self.state_store
+        assert store is not None
+        positions: dict[int, Any] = {}
+        for index, inlet in enumerate(self._inlets):
+            if type(inlet).seek is Inlet.seek:
+                continue
+            if not self._resumed:
+                saved = store.get(self._checkpoint_key(index, inlet))
+                if saved is not None:
+                    inlet.seek(saved)
+                    _LOGGER.info("%r resumes from its committed cursor %r", inlet, saved)
+            positions[index] = inlet.cursor
+        self._resumed = True
+        return positions
+
+    def _checkpoint_end(self, positions: dict[int, Any], result: TransferResult) -> None:
+        """Commit the cursors if every record was delivered; else re-read next time."""
+        if result.undelivered or len(result.errors) > result._handled:
+            self._rewind(positions)
+            return
+        store = self.state_store
+        assert store is not None
+        for index in positions:
+            inlet = self._inlets[index]
+            store.set(self._checkpoint_key(index, inlet), inlet.cursor)
+        result.committed = True
+
+    def _rewind(self, positions: dict[int, Any]) -> None:
+        for index, cursor in positions.items():
+            try:
+                self._inlets[index].seek(cursor)
+            except Exception:
+                _LOGGER.exception("%r could not rewind to %r", self._inlets[index], cursor)
 
     # -- transfer steps shared by the sync and async paths ----------------------------
 
@@ -530,6 +732,14 @@ class Link:
             f"Link(tags:{self._tags}, interval:{self._interval}, "
             f"inlets:{self._inlets}, outlets:{self._outlets})"
         )
+
+
+async def _apush_once(outlet: Outlet, records: list[Record], update: Update) -> None:
+    if is_async_method(outlet, "push"):
+        await outlet.push(records, update)
+    else:
+        loop = sys.modules["asyncio"].get_running_loop()
+        await loop.run_in_executor(None, outlet.push, records, update)
 
 
 async def _limited(semaphore: asyncio.Semaphore, awaitable: Any) -> Any:

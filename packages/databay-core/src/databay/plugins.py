@@ -46,8 +46,8 @@ __all__ = [
 _LOGGER = logging.getLogger("databay.plugins")
 
 ENTRY_POINT_GROUP = "databay"
-Kind = Literal["inlet", "outlet", "planner"]
-KINDS: tuple[Kind, ...] = ("inlet", "outlet", "planner")
+Kind = Literal["inlet", "outlet", "planner", "state_store"]
+KINDS: tuple[Kind, ...] = ("inlet", "outlet", "planner", "state_store")
 
 #: Names provided by first-party distributions, for the "pip install" hint when one
 #: is asked for but not installed.
@@ -68,6 +68,7 @@ KNOWN_PROVIDERS: dict[Kind, dict[str, str]] = {
         "SchedulePlanner": "databay-planners",
         "CeleryPlanner": "databay-celery",
     },
+    "state_store": {},
 }
 
 
@@ -220,6 +221,7 @@ _HOOK_FOR_KIND: dict[Kind, str] = {
     "inlet": "databay_register_inlets",
     "outlet": "databay_register_outlets",
     "planner": "databay_register_planners",
+    "state_store": "databay_register_state_stores",
 }
 
 

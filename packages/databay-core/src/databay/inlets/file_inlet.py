@@ -57,6 +57,22 @@ class FileInlet(Inlet):
             self._file.close()
             self._file = None
 
+    @property
+    def cursor(self) -> int | None:
+        """LINE mode: the offset after the last line read (None before the first pull)."""
+        if self.read_mode is FileInletMode.LINE and self._file is not None:
+            return self._file.tell()
+        return None
+
+    def seek(self, cursor: Any) -> None:
+        """LINE mode: continue at the offset ``cursor`` (None: the start of the file)."""
+        if self.read_mode is not FileInletMode.LINE:
+            return
+        if self._file is None:
+            self.on_start()
+        assert self._file is not None
+        self._file.seek(cursor or 0)
+
     def pull(self, update: Update) -> Any:
         if self.read_mode is FileInletMode.FILE:
             with open(self.filepath, encoding=self.encoding) as f:

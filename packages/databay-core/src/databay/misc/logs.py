@@ -30,7 +30,7 @@ class ISO8601Formatter(logging.Formatter):
             raise ValueError(f"millis_precision must be between 0 and 6, got {millis_precision}")
         self.millis_precision = millis_precision
 
-    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
         stamp = time.strftime(datefmt or "%Y-%m-%d %H:%M:%S", self.converter(record.created))
         if not self.millis_precision:
             return stamp
