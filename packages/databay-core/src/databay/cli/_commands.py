@@ -1,0 +1,133 @@
+"""``databay run``, ``databay validate`` and ``databay plugins``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from typing import Any
+
+from databay import plugins
+from databay.cli._config import Pipeline, load_pipeline
+from databay.cli._errors import EXIT_OK, EXIT_USAGE, CliError, PipelineError
+from databay.cli._run import Outcome, run_pipeline
+from databay.cli._status import summary_lines
+
+__all__ = ["list_plugins", "print_outcome", "run", "validate"]
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
+def print_outcome(command: str, pipeline: Pipeline, outcome: Outcome) -> None:
+    """The end-of-run summary on stdout; the failure reason, if any, on stderr."""
+    how = {"duration": "after the set duration", "finished": "", "failure": "after a failure",
+           "forced": "forced"}.get(outcome.stopped_by or "", f"by {outcome.stopped_by}")
+    stopped = f", stopped {how}" if outcome.stopped_by and how else ""
+    print(f"{command}: {_plural(len(outcome.stats), 'link')} ran for "
+          f"{outcome.elapsed:.1f} s{stopped}")
+    for line in summary_lines(outcome.stats):
+        print(line)
+    sys.stdout.flush()
+    if outcome.reason:
+        print(f"databay: error: {outcome.reason}", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    pipeline = load_pipeline(args.pipeline, need_planner=not args.once)
+    links = pipeline.enabled_links
+    began = time.monotonic()
+    what = "once" if args.once else f"on {pipeline.planner_name}"
+    limit = f" for {args.duration:g} s" if args.duration else ""
+
+    def title() -> str:
+        return (f"databay run {args.pipeline}: {_plural(len(links), 'link')} {what}{limit}, "
+                f"{time.monotonic() - began:.0f} s (Ctrl-C to stop)")
+
+    outcome = run_pipeline(pipeline, once=args.once, duration=args.duration,
+                           status=args.status,
+                           log_level=getattr(args, "log_level", logging.WARNING),
+                           debug=getattr(args, "debug", False), title=title)
+    print_outcome("databay run", pipeline, outcome)
+    return outcome.code
+
+
+def validate(args: argparse.Namespace) -> int:
+    code = EXIT_OK
+    for path in args.pipelines:
+        try:
+            pipeline = load_pipeline(path)
+        except PipelineError as exc:
+            for error in exc.errors:
+                print(f"databay: error: {error}", file=sys.stderr)
+                if getattr(args, "debug", False) and error.cause is not None:
+                    import traceback
+
+                    traceback.print_exception(error.cause, file=sys.stderr)
+            print(f"{path}: {_plural(len(exc.errors), 'error')}", file=sys.stderr)
+            code = EXIT_USAGE
+            continue
+        except CliError as exc:
+            print(f"databay: error: {exc}", file=sys.stderr)
+            code = EXIT_USAGE
+            continue
+        if not args.quiet:
+            names = ", ".join(spec.name + ("" if spec.enabled else " (disabled)")
+                              for spec in pipeline.links)
+            print(f"{path}: OK: {_plural(len(pipeline.links), 'link')} ({names}), "
+                  f"planner {pipeline.planner_name}")
+    return code
+
+
+def _not_installed(installed: set[str]) -> dict[str, dict[str, list[str]]]:
+    missing: dict[str, dict[str, list[str]]] = {}
+    for kind, names in plugins.KNOWN_PROVIDERS.items():
+        for name, dist in names.items():
+            if dist not in installed:
+                missing.setdefault(dist, {}).setdefault(f"{kind}s", []).append(name)
+    return missing
+
+
+def list_plugins(args: argparse.Namespace) -> int:
+    infos = plugins.plugins()
+    installed = {info.distribution for info in infos if info.distribution and not info.error}
+    rows: list[dict[str, Any]] = []
+    for info in infos:
+        rows.append({
+            "name": info.name,
+            "distribution": info.distribution,
+            "version": info.version,
+            "module": info.module,
+            "error": info.error,
+            "inlets": sorted(info.provides.get("inlet", [])),
+            "outlets": sorted(info.provides.get("outlet", [])),
+            "planners": sorted(info.provides.get("planner", [])),
+        })
+    missing = _not_installed(installed)
+    if args.json:
+        json.dump({"plugins": rows,
+                   "not_installed": [{"distribution": dist, **provides}
+                                     for dist, provides in sorted(missing.items())]},
+                  sys.stdout, indent=2)
+        print()
+        return EXIT_OK
+    for row in rows:
+        origin = " ".join(p for p in (row["distribution"], row["version"]) if p) or \
+            (row["module"] or "registered at run time")
+        print(f"{row['name']}  ({origin})")
+        if row["error"]:
+            print(f"  failed to load: {row['error']}")
+        for kind in ("inlets", "outlets", "planners"):
+            if row[kind]:
+                print(f"  {kind + ':':9} {', '.join(row[kind])}")
+    if missing:
+        print()
+        print("Not installed:")
+        for dist, provides in sorted(missing.items()):
+            names = ", ".join(n for kind in ("inlets", "outlets", "planners")
+                              for n in provides.get(kind, []))
+            print(f"  {dist}  ({names}): pip install {dist}")
+    return EXIT_OK

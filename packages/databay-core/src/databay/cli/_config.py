@@ -1,0 +1,616 @@
+"""Pipeline files: TOML in, validated links and a planner out.
+
+Every problem is collected as a :class:`ConfigError` naming the file, the link, the node
+and the key, so that ``databay validate`` reports all of them at once. Classes are found
+by name through the plugin registry (or as ``"package.module:ClassName"``); their keyword
+arguments are checked against the constructor's signature before the class is called.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import difflib
+import importlib
+import inspect
+import math
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from databay import plugins
+from databay.base_planner import BasePlanner
+from databay.cli._errors import CliError, ConfigError, PipelineError
+from databay.delivery import RetryPolicy, StateStore
+from databay.errors import PluginNotFoundError
+from databay.inlet import Inlet
+from databay.link import Link
+from databay.outlet import Outlet
+from databay.plugins import Kind
+
+__all__ = [
+    "DEFAULT_PLANNERS",
+    "INTERVAL_FORMS",
+    "LinkSpec",
+    "Pipeline",
+    "build_pipeline",
+    "load_pipeline",
+    "parse_interval",
+    "read_toml",
+    "substitute",
+]
+
+#: Tried in order when a file has no ``[planner]`` table.
+DEFAULT_PLANNERS = ("ApsPlanner", "SchedulePlanner")
+
+INTERVAL_FORMS = ('a number of seconds (5, 0.5) or a number with a unit: "250ms", "5s", '
+                  '"1m", "1h", "1d", or a sum such as "1m30s"')
+
+TOP_KEYS = ("planner", "links")
+LINK_KEYS = ("name", "interval", "tags", "enabled", "copy_records", "ignore_exceptions",
+             "immediate_transfer", "inlet_concurrency", "processors", "groupers", "retry",
+             "dead_letter", "state_store", "inlets", "outlets")
+_LINK_FLAGS = ("enabled", "copy_records", "ignore_exceptions", "immediate_transfer")
+_BASES: dict[Kind, type] = {"inlet": Inlet, "outlet": Outlet, "planner": BasePlanner,
+                             "state_store": StateStore}
+
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_INTERVAL_PART = re.compile(r"(\d+(?:\.\d+)?|\.\d+)\s*(ms|s|m|h|d)")
+_INTERVAL_FULL = re.compile(r"(?:(?:\d+(?:\.\d+)?|\.\d+)\s*(?:ms|s|m|h|d)\s*)+")
+_NUMBER = re.compile(r"\d+(?:\.\d+)?|\.\d+")
+_ENV_REF = re.compile(r"\$(?:(\$)|\{([^}]*)\}|(\{.*))")
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+# -- small parsers ----------------------------------------------------------------------
+
+
+def parse_interval(value: Any) -> datetime.timedelta:
+    """A positive timedelta from a number of seconds or a string like ``"250ms"``,
+    ``"5s"``, ``"1m30s"``. ValueError/TypeError otherwise, naming the accepted forms."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+        raise TypeError(f"expected {INTERVAL_FORMS}; got {type(value).__name__} {value!r}")
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if _NUMBER.fullmatch(text):
+            seconds = float(text)
+        elif _INTERVAL_FULL.fullmatch(text):
+            seconds = sum(float(n) * _UNITS[u] for n, u in _INTERVAL_PART.findall(text))
+        else:
+            raise ValueError(f"invalid interval {value!r}; expected {INTERVAL_FORMS}")
+    else:
+        seconds = float(value)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise ValueError(f"invalid interval {value!r}: it must be more than zero")
+    return datetime.timedelta(seconds=seconds)
+
+
+class UnsetVariable(LookupError):
+    """A ``${NAME}`` whose variable is not set and has no default."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.name = name
+
+
+def substitute(value: Any, env: Mapping[str, str]) -> Any:
+    """``value`` with ``${NAME}`` and ``${NAME:-default}`` replaced from ``env`` in every
+    string (recursively in lists and tables); ``$$`` is a literal ``$``. Raises
+    :class:`UnsetVariable` or ValueError for a malformed reference."""
+    if isinstance(value, str):
+        if "$" not in value:
+            return value
+
+        def replace(match: re.Match[str]) -> str:
+            if match.group(1):
+                return "$"
+            if match.group(3) is not None:
+                raise ValueError(f"unclosed '${{' in {value!r}; use ${{NAME}}, "
+                                 f"${{NAME:-default}}, or $$ for a literal $")
+            name, sep, default = match.group(2).partition(":-")
+            if not _ENV_NAME.fullmatch(name):
+                raise ValueError(f"invalid reference '${{{match.group(2)}}}'; use ${{NAME}}, "
+                                 f"${{NAME:-default}}, or $$ for a literal $")
+            found = env.get(name)
+            if found is None or (sep and found == ""):
+                if sep:
+                    return default
+                raise UnsetVariable(name)
+            return found
+
+        return _ENV_REF.sub(replace, value)
+    if isinstance(value, list):
+        return [substitute(item, env) for item in value]
+    if isinstance(value, dict):
+        return {key: substitute(item, env) for key, item in value.items()}
+    return value
+
+
+def _import_ref(ref: str) -> Any:
+    module_name, sep, attr = ref.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"{ref!r} is not a reference of the form 'package.module:name'")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(f"cannot import module {module_name!r} of {ref!r}: {exc}") from exc
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise ValueError(f"module {module_name!r} has no attribute {attr!r}") from None
+    return obj
+
+
+def _suggest(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _describe(value: Any) -> str:
+    return f"{type(value).__name__} {value!r}"
+
+
+# -- the result -------------------------------------------------------------------------
+
+
+@dataclass
+class LinkSpec:
+    """A link built from the file, with its name and whether it runs."""
+
+    name: str
+    link: Link
+    enabled: bool = True
+
+
+@dataclass
+class Pipeline:
+    """What a pipeline file describes, built and checked."""
+
+    source: str
+    links: list[LinkSpec]
+    planner_name: str | None = None
+    planner_cls: type[BasePlanner] | None = None
+    planner_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def enabled_links(self) -> list[LinkSpec]:
+        return [spec for spec in self.links if spec.enabled]
+
+    def make_planner(self) -> BasePlanner:
+        """A new planner with the enabled links added."""
+        if self.planner_cls is None:
+            raise CliError(_no_planner_message(self.source))
+        planner = self.planner_cls(**self.planner_kwargs)
+        planner.add_links([spec.link for spec in self.enabled_links])
+        return planner
+
+
+def _no_planner_message(source: str) -> str:
+    return (f"{source}: no planner is installed to run the links on a schedule: "
+            f"pip install databay-planners (or use --once for a single transfer)")
+
+
+# -- loading ----------------------------------------------------------------------------
+
+
+def _toml_module() -> Any:
+    if sys.version_info >= (3, 11):
+        import tomllib
+
+        return tomllib
+    import tomli  # declared for Python 3.10 in databay-core's dependencies
+
+    return tomli
+
+
+def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The parsed file, or CliError naming the file and the TOML problem."""
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise CliError(f"{name}: no such file") from None
+    except IsADirectoryError:
+        raise CliError(f"{name}: is a directory, expected a pipeline TOML file") from None
+    except OSError as exc:
+        raise CliError(f"{name}: cannot read: {exc.strerror or exc}") from None
+    return parse_toml(raw, name)
+
+
+def parse_toml(raw: bytes | str, source: str) -> dict[str, Any]:
+    toml = _toml_module()
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        data: dict[str, Any] = toml.loads(text)
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except toml.TOMLDecodeError as exc:
+        raise CliError(f"{source}: invalid TOML: {exc}") from None
+    return data
+
+
+def load_pipeline(path: str | os.PathLike[str], env: Mapping[str, str] | None = None,
+                  *, need_planner: bool = True) -> Pipeline:
+    """Read, check and build a pipeline file. Raises PipelineError with every problem."""
+    data = read_toml(path)
+    return build_pipeline(data, os.fspath(path), env, need_planner=need_planner)
+
+
+def build_pipeline(data: Mapping[str, Any], source: str, env: Mapping[str, str] | None = None,
+                   *, need_planner: bool = True) -> Pipeline:
+    """Check and build a parsed pipeline. Raises PipelineError with every problem."""
+    builder = _Builder(source, os.environ if env is None else env)
+    pipeline = builder.build(data, need_planner)
+    if builder.errors:
+        raise PipelineError(builder.errors)
+    return pipeline
+
+
+class _Skip(Exception):
+    """This part of the file has an error (already recorded); skip what depends on it."""
+
+
+class _Builder:
+    def __init__(self, source: str, env: Mapping[str, str]) -> None:
+        self.source = source
+        self.env = env
+        self.errors: list[ConfigError] = []
+
+    def error(self, where: str, key: str | None, message: str,
+              cause: BaseException | None = None, missing_plugin: bool = False) -> _Skip:
+        self.errors.append(ConfigError(self.source, where, key, message, cause, missing_plugin))
+        return _Skip()
+
+    def value(self, raw: Any, where: str, key: str) -> Any:
+        try:
+            return substitute(raw, self.env)
+        except UnsetVariable as exc:
+            raise self.error(where, key, f"environment variable {exc.name} is not set "
+                             f"(set it, or write ${{{exc.name}:-default}} for a default)"
+                             ) from None
+        except ValueError as exc:
+            raise self.error(where, key, str(exc)) from None
+
+    # -- the whole file ------------------------------------------------------------------
+
+    def build(self, data: Mapping[str, Any], need_planner: bool) -> Pipeline:
+        for key in data:
+            if key not in TOP_KEYS:
+                self.error("", key, f"unknown top-level key{_suggest(key, list(TOP_KEYS))}; "
+                           f"a pipeline file has: [planner] and [[links]]")
+        pipeline = Pipeline(self.source, [])
+        self.planner(data.get("planner"), pipeline, need_planner)
+        links = data.get("links")
+        if links is None:
+            self.error("", "links", "no links: add at least one [[links]] table with a name, "
+                       "an interval, [[links.inlets]] and [[links.outlets]]")
+            return pipeline
+        if not isinstance(links, list) or not all(isinstance(t, dict) for t in links):
+            self.error("", "links", f"must be an array of tables ([[links]]), "
+                       f"got {_describe(links)}")
+            return pipeline
+        if not links:
+            self.error("", "links", "no links: add at least one [[links]] table")
+        seen: set[str] = set()
+        for index, table in enumerate(links):
+            try:
+                spec = self.link(index, table, seen)
+            except _Skip:
+                continue
+            pipeline.links.append(spec)
+        if links and not any(isinstance(t, dict) and t.get("enabled", True) is not False
+                             for t in links):
+            self.error("", "links", "every link has enabled = false: nothing to run")
+        return pipeline
+
+    # -- planner -------------------------------------------------------------------------
+
+    def planner(self, table: Any, pipeline: Pipeline, need_planner: bool) -> None:
+        where = "[planner]"
+        if table is None:
+            for name in DEFAULT_PLANNERS:
+                if name in plugins.registry("planner"):
+                    try:
+                        pipeline.planner_cls = self.resolve("planner", name, where, "type")
+                    except _Skip:
+                        return
+                    pipeline.planner_name = name
+                    return
+            if need_planner:
+                self.errors.append(ConfigError(
+                    self.source, where, None,
+                    "no [planner] table and no planner installed: pip install "
+                    "databay-planners (or use --once for a single transfer)",
+                    missing_plugin=True))
+            return
+        if not isinstance(table, dict):
+            self.error("", "planner", f"must be a table ([planner]), got {_describe(table)}")
+            return
+        try:
+            raw_type = table.get("type")
+            if raw_type is None:
+                installed = ", ".join(plugins.available("planner")) or "none"
+                raise self.error(where, "type", f"missing; name the planner class "
+                                 f"(installed planners: {installed})")
+            name = self.value(raw_type, where, "type")
+            if not isinstance(name, str):
+                raise self.error(where, "type", f"must be a class name, got {_describe(name)}")
+            cls = self.resolve("planner", name, where, "type")
+            where = f"[planner] ({name})"
+            kwargs = self.kwargs(cls, table, where, exclude=("links",))
+            try:
+                cls(**kwargs)  # constructors check their arguments: check them now
+            except Exception as exc:
+                raise self.error(where, None, f"{name}(...) rejected its arguments: "
+                                 f"{type(exc).__name__}: {exc}", exc) from None
+        except _Skip:
+            return
+        pipeline.planner_name = name
+        pipeline.planner_cls = cls
+        pipeline.planner_kwargs = kwargs
+
+    # -- links ---------------------------------------------------------------------------
+
+    def link(self, index: int, table: dict[str, Any], seen: set[str]) -> LinkSpec:
+        where = f"links[{index}]"
+        name = table.get("name")
+        if name is None:
+            self.error(where, "name", "missing; every link needs a unique name")
+        elif not isinstance(name, str) or not name.strip():
+            self.error(where, "name", f"must be a non-empty string, got {_describe(name)}")
+            name = None
+        elif name in seen:
+            self.error(f"link {name!r} ({where})", "name", "another link has this name; "
+                       "link names must be unique")
+        else:
+            seen.add(name)
+        if name is not None:
+            where = f"link {name!r}"
+        failed = len(self.errors)
+        for key in table:
+            if key not in LINK_KEYS:
+                self.error(where, key, f"unknown key{_suggest(key, list(LINK_KEYS))}; "
+                           f"a link accepts: {', '.join(LINK_KEYS)}")
+        options: dict[str, Any] = {}
+        raw_interval = table.get("interval")
+        if raw_interval is None:
+            self.error(where, "interval", f"missing; expected {INTERVAL_FORMS}")
+        else:
+            try:
+                options["interval"] = parse_interval(self.value(raw_interval, where, "interval"))
+            except _Skip:
+                pass
+            except (TypeError, ValueError) as exc:
+                self.error(where, "interval", str(exc))
+        for key in _LINK_FLAGS:
+            if key in table:
+                try:
+                    value = self.value(table[key], where, key)
+                except _Skip:
+                    continue
+                if not isinstance(value, bool):
+                    self.error(where, key, f"must be true or false, got {_describe(value)}")
+                else:
+                    options[key] = value
+        tags: Any = [name] if name is not None else []
+        if "tags" in table:
+            try:
+                tags = self.value(table["tags"], where, "tags")
+            except _Skip:
+                tags = []
+            if isinstance(tags, str):
+                tags = [tags]
+            if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+                self.error(where, "tags", f"must be a string or a list of strings, "
+                           f"got {_describe(tags)}")
+        options["tags"] = tags
+        if "inlet_concurrency" in table:
+            try:
+                value = self.value(table["inlet_concurrency"], where, "inlet_concurrency")
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    raise self.error(where, "inlet_concurrency",
+                                     f"must be a positive integer, got {_describe(value)}")
+                options["inlet_concurrency"] = value
+            except _Skip:
+                pass
+        for key in ("processors", "groupers"):
+            if key in table:
+                with contextlib.suppress(_Skip):
+                    options[key] = self.callables(table[key], where, key)
+        if "retry" in table:
+            with contextlib.suppress(_Skip):
+                options["retry"] = self.retry(table["retry"], where)
+        extras: tuple[tuple[str, Kind], ...] = (("dead_letter", "outlet"),
+                                                ("state_store", "state_store"))
+        for key, kind in extras:
+            if key in table:
+                raw = table[key]
+                if not isinstance(raw, dict):
+                    self.error(where, key, f"must be a table ([links.{key}]) with a type "
+                               f"and its arguments, got {_describe(raw)}")
+                    continue
+                with contextlib.suppress(_Skip):
+                    options[key] = self.node(kind, raw, f"{where}, {key}")
+        inlets = self.nodes("inlet", table.get("inlets"), where)
+        outlets = self.nodes("outlet", table.get("outlets"), where)
+        if len(self.errors) > failed or name is None:
+            raise _Skip
+        enabled = options.pop("enabled", True)
+        try:
+            link = Link(inlets, outlets, **options)
+        except Exception as exc:
+            raise self.error(where, None, f"Link(...) rejected its options: "
+                             f"{type(exc).__name__}: {exc}", exc) from None
+        return LinkSpec(name, link, enabled)
+
+    def retry(self, raw: Any, where: str) -> RetryPolicy | None:
+        value = self.value(raw, where, "retry")
+        if value is False:
+            return None
+        if value is True:
+            value = {}
+        if not isinstance(value, dict):
+            raise self.error(where, "retry", f"must be true, false or a table of RetryPolicy "
+                             f"arguments ([links.retry] attempts = 5 ...), got "
+                             f"{_describe(value)}")
+        where = f"{where}, retry (RetryPolicy)"
+        accepted, _, _ = _parameters(RetryPolicy, ("retry_on",))
+        for key in value:
+            if accepted is not None and key not in accepted:
+                self.error(where, key, f"unknown key{_suggest(key, accepted)}; "
+                           f"RetryPolicy accepts: {', '.join(accepted)}")
+        if accepted is not None and any(key not in accepted for key in value):
+            raise _Skip
+        try:
+            return RetryPolicy(**value)
+        except Exception as exc:
+            raise self.error(where, None, f"RetryPolicy(...) rejected its arguments: "
+                             f"{type(exc).__name__}: {exc}", exc) from None
+
+    def callables(self, raw: Any, where: str, key: str) -> list[Callable[..., Any]]:
+        refs = self.value(raw, where, key)
+        if isinstance(refs, str):
+            refs = [refs]
+        if not isinstance(refs, list) or not all(isinstance(r, str) for r in refs):
+            raise self.error(where, key, f"must be a list of references "
+                             f"'package.module:function', got {_describe(refs)}")
+        found: list[Callable[..., Any]] = []
+        for ref in refs:
+            try:
+                obj = _import_ref(ref)
+            except ValueError as exc:
+                raise self.error(where, key, str(exc), exc) from None
+            if not callable(obj):
+                raise self.error(where, key, f"{ref!r} is not callable")
+            found.append(obj)
+        return found
+
+    # -- nodes ---------------------------------------------------------------------------
+
+    def nodes(self, kind: Kind, raw: Any, where: str) -> list[Any]:
+        key = f"{kind}s"
+        if raw is None:
+            self.error(where, key, f"missing; add at least one [[links.{key}]] table "
+                       f"with the {kind}'s type and its arguments")
+            return []
+        if isinstance(raw, dict):
+            raw = [raw]
+        if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
+            self.error(where, key, f"must be an array of tables ([[links.{key}]]), "
+                       f"got {_describe(raw)}")
+            return []
+        if not raw:
+            self.error(where, key, f"empty; a link needs at least one {kind}")
+        built: list[Any] = []
+        for index, table in enumerate(raw):
+            try:
+                built.append(self.node(kind, table, f"{where}, {key}[{index}]"))
+            except _Skip:
+                continue
+        return built
+
+    def node(self, kind: Kind, table: dict[str, Any], where: str) -> Any:
+        raw_type = table.get("type")
+        if raw_type is None:
+            installed = ", ".join(plugins.available(kind)) or "none"
+            raise self.error(where, "type", f"missing; name the {kind} class "
+                             f"(installed {kind}s: {installed})")
+        name = self.value(raw_type, where, "type")
+        if not isinstance(name, str):
+            raise self.error(where, "type", f"must be a class name, got {_describe(name)}")
+        cls = self.resolve(kind, name, where, "type")
+        where = f"{where} ({name})"
+        kwargs = self.kwargs(cls, table, where)
+        try:
+            return cls(**kwargs)
+        except Exception as exc:
+            raise self.error(where, None, f"{name}(...) rejected its arguments: "
+                             f"{type(exc).__name__}: {exc}", exc) from None
+
+    def resolve(self, kind: Kind, name: str, where: str, key: str) -> type[Any]:
+        base = _BASES[kind]
+        if ":" in name:
+            try:
+                cls = _import_ref(name)
+            except ValueError as exc:
+                raise self.error(where, key, str(exc), exc) from None
+        else:
+            try:
+                cls = plugins.resolve(kind, name)
+            except PluginNotFoundError as exc:
+                raise self.error(where, key, str(exc), exc, missing_plugin=True) from None
+            except LookupError as exc:
+                message = str(exc) + _suggest(name, plugins.available(kind))
+                for other in plugins.KINDS:
+                    if other != kind and name in plugins.registry(other):
+                        message = f"{name} is an {other}, not an {kind}; {message}"
+                raise self.error(where, key, message, exc) from None
+            except Exception as exc:
+                provider = plugins.registry(kind)[name].plugin
+                raise self.error(where, key, f"{name} (from plugin {provider!r}) could not be "
+                                 f"loaded: {type(exc).__name__}: {exc}", exc) from None
+        if not isinstance(cls, type) or not issubclass(cls, base):
+            raise self.error(where, key, f"{name} is not a subclass of {base.__name__}")
+        return cls
+
+    def kwargs(self, cls: type[Any], table: dict[str, Any], where: str,
+               exclude: tuple[str, ...] = ()) -> dict[str, Any]:
+        given = {key: value for key, value in table.items() if key != "type"}
+        accepted, required, open_ended = _parameters(cls, exclude)
+        failed = len(self.errors)
+        if accepted is not None:
+            for key in given:
+                if key in accepted or (open_ended and key not in exclude):
+                    continue
+                self.error(where, key, f"unknown key{_suggest(key, accepted)}; "
+                           f"{cls.__name__} accepts: {', '.join(accepted) or 'no arguments'}")
+            for key in required:
+                if key not in given:
+                    self.error(where, key, f"missing; {cls.__name__} requires it "
+                               f"(required: {', '.join(required)})")
+        kwargs: dict[str, Any] = {}
+        for key, raw in given.items():
+            try:
+                value = self.value(raw, where, key)
+            except _Skip:
+                continue
+            if key in ("processors", "groupers") and (
+                    isinstance(value, str) or
+                    (isinstance(value, list) and value and
+                     all(isinstance(v, str) for v in value))):
+                try:
+                    value = self.callables(value, where, key)
+                except _Skip:
+                    continue
+            kwargs[key] = value
+        if len(self.errors) > failed:
+            raise _Skip
+        return kwargs
+
+
+def _parameters(cls: type[Any], exclude: tuple[str, ...]
+                ) -> tuple[list[str] | None, list[str], bool]:
+    """(accepted keyword names, required ones, takes **kwargs); None when unknown."""
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):
+        return None, [], True
+    accepted: list[str] = []
+    required: list[str] = []
+    open_ended = False
+    for param in signature.parameters.values():
+        if param.kind is inspect.Parameter.VAR_KEYWORD:
+            open_ended = True
+        elif param.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                            inspect.Parameter.KEYWORD_ONLY):
+            if param.name in exclude:
+                continue
+            accepted.append(param.name)
+            if param.default is inspect.Parameter.empty:
+                required.append(param.name)
+    return accepted, required, open_ended

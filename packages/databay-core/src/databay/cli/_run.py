@@ -1,0 +1,253 @@
+"""Running a pipeline: once, for a while, or until a signal; always shutting down cleanly."""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any, TextIO
+
+from databay.cli._config import Pipeline
+from databay.cli._errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from databay.cli._status import (
+    CliFormatter,
+    Display,
+    DisplayHandler,
+    LinkStats,
+    StatusTracker,
+    make_display,
+)
+
+__all__ = ["Outcome", "StopRequest", "cli_logging", "run_pipeline"]
+
+_LOGGER = logging.getLogger("databay.cli")
+
+
+@dataclass
+class Outcome:
+    """How a run ended: exit code, a one-line reason when it failed, the counts."""
+
+    code: int
+    reason: str | None
+    stats: list[LinkStats] = field(default_factory=list)
+    stopped_by: str | None = None
+    elapsed: float = 0.0
+
+
+@contextlib.contextmanager
+def cli_logging(display: Display, level: int, debug: bool) -> Iterator[None]:
+    """Route log lines through ``display``; ``level`` for databay's loggers."""
+    handler = DisplayHandler(display)
+    handler.setFormatter(CliFormatter(tracebacks=debug))
+    root = logging.getLogger()
+    logger = logging.getLogger("databay")
+    old_level = logger.level
+    root.addHandler(handler)  # databay's own stderr handler stays quiet while root has one
+    logger.setLevel(level)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        logger.setLevel(old_level)
+
+
+class StopRequest:
+    """Why and when to stop: SIGINT/SIGTERM (graceful, a second one forces), a duration,
+    or the caller. Signal handlers are installed only in the main thread."""
+
+    def __init__(self, notify: Callable[[str], None] | None = None) -> None:
+        self.event = threading.Event()
+        self.reason: str | None = None
+        self.forced = False
+        self._notify = notify
+        self._previous: dict[int, Any] = {}
+
+    def request(self, reason: str) -> None:
+        if self.reason is None:
+            self.reason = reason
+        self.event.set()
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if self.event.is_set() and self.reason not in ("duration", "finished"):
+            self.forced = True
+            raise KeyboardInterrupt(f"{name} received again: stopping without waiting")
+        self.request(name)
+        if self._notify is not None:
+            self._notify(f"databay: {name} received: stopping once the transfers in flight "
+                         f"finish (press Ctrl-C again to stop at once)")
+
+    def __enter__(self) -> StopRequest:
+        if threading.current_thread() is threading.main_thread():
+            for name in ("SIGINT", "SIGTERM"):
+                signum = getattr(signal, name, None)
+                if signum is None:
+                    continue
+                with contextlib.suppress(ValueError, OSError):
+                    self._previous[signum] = signal.signal(signum, self._on_signal)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for signum, handler in self._previous.items():
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(signum, handler)
+        self._previous.clear()
+
+
+def _start_nodes(pipeline: Pipeline) -> str | None:
+    """Start every node of the enabled links; the first failure, as a one-line reason."""
+    for spec in pipeline.enabled_links:
+        link = spec.link
+        for node in [*link.inlets, *link.outlets]:
+            try:
+                node.try_start()
+            except Exception as exc:
+                _LOGGER.error("link %r: starting %r failed: %r", spec.name, node, exc,
+                              exc_info=exc)
+                if link.ignore_exceptions:
+                    continue
+                return f"link {spec.name!r}: starting {node!r} failed: {type(exc).__name__}: {exc}"
+    return None
+
+
+def _shutdown_nodes(pipeline: Pipeline) -> None:
+    for spec in pipeline.links:
+        for node in [*spec.link.inlets, *spec.link.outlets]:
+            try:
+                node.try_shutdown()
+            except Exception as exc:
+                _LOGGER.error("link %r: shutting down %r failed: %r", spec.name, node, exc,
+                              exc_info=exc)
+
+
+def run_pipeline(
+    pipeline: Pipeline,
+    *,
+    once: bool = False,
+    duration: float | None = None,
+    status: str = "auto",
+    log_level: int = logging.WARNING,
+    debug: bool = False,
+    stream: TextIO | None = None,
+    title: Callable[[], str] | None = None,
+) -> Outcome:
+    """Run the enabled links of ``pipeline``: one transfer each (``once``), or on its
+    planner until a signal or ``duration`` seconds. Every node started gets
+    ``on_shutdown``; transfers in flight finish first."""
+    stream = stream if stream is not None else sys.stderr
+    names = {spec.link: spec.name for spec in pipeline.enabled_links}
+    tracker = StatusTracker(names)
+    display = make_display(status, tracker, stream, title)
+    began = time.monotonic()
+    with tracker, cli_logging(display, log_level, debug), \
+            StopRequest(display.write) as stop:
+        display.start()
+        try:
+            if once:
+                outcome = _once(pipeline, tracker, stop)
+            else:
+                outcome = _scheduled(pipeline, tracker, stop, duration)
+        except KeyboardInterrupt:
+            outcome = Outcome(EXIT_INTERRUPTED, "interrupted: stopped without waiting for "
+                              "transfers in flight", stopped_by="forced")
+        finally:
+            try:
+                _shutdown_nodes(pipeline)
+            finally:
+                display.stop()
+    outcome.stats = tracker.snapshot()
+    outcome.elapsed = time.monotonic() - began
+    return outcome
+
+
+def _once(pipeline: Pipeline, tracker: StatusTracker, stop: StopRequest) -> Outcome:
+    failure = _start_nodes(pipeline)
+    if failure is not None:
+        return Outcome(EXIT_FAILED, failure)
+    failures: list[str] = []
+    skipped = []
+    for spec in pipeline.enabled_links:
+        if stop.event.is_set():
+            skipped.append(spec.name)
+            continue
+        try:
+            result = spec.link.transfer()
+        except Exception as exc:
+            _LOGGER.error("link %r: transfer failed: %r", spec.name, exc, exc_info=exc)
+            failures.append(f"link {spec.name!r}: transfer failed: {type(exc).__name__}: {exc}")
+            continue
+        if result.errors:
+            last = result.errors[-1]
+            failures.append(f"link {spec.name!r}: {len(result.errors)} error(s) (ignored by "
+                            f"the link): {type(last).__name__}: {last}")
+    if skipped:
+        failures.append(f"stopped by {stop.reason} before link(s) "
+                        f"{', '.join(map(repr, skipped))} transferred")
+    if failures:
+        more = f" (and {len(failures) - 1} more)" if len(failures) > 1 else ""
+        return Outcome(EXIT_FAILED, failures[0] + more, stopped_by=stop.reason)
+    return Outcome(EXIT_OK, None, stopped_by=stop.reason)
+
+
+def _accepts(cls: type, name: str) -> bool:
+    try:
+        return name in inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _scheduled(pipeline: Pipeline, tracker: StatusTracker, stop: StopRequest,
+               duration: float | None) -> Outcome:
+    if pipeline.planner_cls is not None and "handle_signals" not in pipeline.planner_kwargs \
+            and _accepts(pipeline.planner_cls, "handle_signals"):
+        # the command handles SIGINT/SIGTERM itself: graceful first, forced second
+        pipeline.planner_kwargs = {**pipeline.planner_kwargs, "handle_signals": False}
+    planner = pipeline.make_planner()
+    failure = _start_nodes(pipeline)
+    if failure is not None:
+        return Outcome(EXIT_FAILED, failure)
+    main_done = threading.Event()
+
+    def stopper() -> None:
+        if not stop.event.wait(duration):
+            stop.request("duration")
+        # a shutdown that lands before start() has begun is forgotten by the planner:
+        # repeat it until the main thread is done (shutdown is harmless when repeated)
+        while not main_done.is_set():
+            planner.shutdown(wait=True)
+            if main_done.wait(0.2):
+                return
+
+    thread = threading.Thread(target=stopper, name="databay-cli-stopper", daemon=True)
+    thread.start()
+    try:
+        planner.start()
+        # a planner whose start() does not block: wait here until told to stop
+        while planner.running and not stop.event.wait(0.2):
+            pass
+        while planner.running:  # the stopper is shutting it down
+            time.sleep(0.05)
+    except KeyboardInterrupt:
+        stop.forced = True
+        planner.shutdown(wait=False)
+        raise
+    finally:
+        main_done.set()
+        if not stop.event.is_set():
+            stop.request("finished")  # the planner stopped on its own
+        thread.join(1 if stop.forced else None)
+    if stop.reason == "finished":
+        failed = tracker.last_failure()
+        if failed is not None:
+            reason = f"the planner stopped: link {failed[0]!r} failed: {failed[1]}"
+        else:
+            reason = "the planner stopped on its own (see the log above)"
+        return Outcome(EXIT_FAILED, reason, stopped_by="failure")
+    return Outcome(EXIT_OK, None, stopped_by=stop.reason)
