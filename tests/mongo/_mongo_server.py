@@ -275,6 +275,8 @@ class CuttingProxy:
     def stop(self) -> None:
         """Close every connection and join every thread."""
         self._stopped.set()
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
         self._listener.close()
         with self._lock:
             sockets = list(self._sockets)
@@ -283,3 +285,6 @@ class CuttingProxy:
         self._accepter.join(5)
         for thread in self._threads:
             thread.join(5)
+        alive = [t for t in [self._accepter, *self._threads] if t.is_alive()]
+        if alive:
+            raise RuntimeError(f"CuttingProxy: {len(alive)} thread(s) did not stop")

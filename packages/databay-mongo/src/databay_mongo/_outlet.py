@@ -378,14 +378,14 @@ class MongoOutlet(Outlet):
                 continue
             except Exception as exc:  # pymongo may raise others (a KeyError in auth, ...)
                 if not is_transient(exc):
-                    reason = self._redact(f"{type(exc).__name__}: {exc}")
+                    reason = self._describe(exc)
                     return written, failed + [(group.owners[i], reason) for i in pending], None
                 error = exc
             if not pending:
                 break
             maybe_sent = True
             attempt += 1
-            described = self._redact(f"{type(error).__name__}: {error}")
+            described = self._describe(error)
             if attempt > self.retries:
                 reason = (f"not confirmed written after {attempt} attempt(s); "
                           f"last error: {described}")
@@ -465,6 +465,10 @@ class MongoOutlet(Outlet):
     def _redact(self, text: str) -> str:
         return self._connection.redact(text)
 
+    def _describe(self, exc: BaseException) -> str:
+        text = self._redact(f"{type(exc).__name__}: {exc}")
+        return text if len(text) <= 300 else text[:297] + "..."
+
     def _error(
         self,
         records: list[Record],
@@ -474,12 +478,19 @@ class MongoOutlet(Outlet):
         note: str = "",
     ) -> MongoWriteError:
         pairs = [(records[i], failures[i]) for i in sorted(failures)]
-        shown = "; ".join(f"record #{i} {_short.repr(records[i])}: {failures[i]}"
-                          for i in sorted(failures)[:3])
-        more = f"; and {len(pairs) - 3} more" if len(pairs) > 3 else ""
+        by_reason: dict[str, list[int]] = {}
+        for index in sorted(failures):
+            by_reason.setdefault(failures[index], []).append(index)
+        parts = []
+        for reason, indexes in list(by_reason.items())[:3]:
+            shown = ", ".join(f"#{i} {_short.repr(records[i])}" for i in indexes[:3])
+            more = f" and {len(indexes) - 3} more" if len(indexes) > 3 else ""
+            parts.append(f"{reason} (record {shown}{more})")
+        if len(by_reason) > 3:
+            parts.append(f"and {len(by_reason) - 3} other reason(s)")
         message = (f"{self!r}: {len(pairs)} of {len(records)} record(s) not written"
-                   f"{f' ({written} document(s) written)' if written else ''}: {shown}{more}"
-                   f"{f'; {note}' if note else ''}")
+                   f"{f' ({written} document(s) written)' if written else ''}: "
+                   f"{'; '.join(parts)}{f'; {note}' if note else ''}")
         return cls(self._redact(message), failures=pairs, written=written)
 
     def __repr__(self) -> str:
