@@ -276,18 +276,27 @@ PROBE = textwrap.dedent(r'''
 
     import databay
     bases = {"inlet": databay.Inlet, "outlet": databay.Outlet, "planner": databay.BasePlanner}
+
+    def lookup(kind, name):
+        """(how, class): through the kind's namespace module where there is one."""
+        try:
+            namespace = importlib.import_module(f"databay.{kind}s")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"databay.{kind}s":
+                raise
+            return f"databay.plugins.resolve({kind!r}, {name!r})", plugins.resolve(kind, name)
+        return f"from databay.{kind}s import {name}", getattr(namespace, name)
+
     for kind, provided in out["provides"].items():
-        namespace = importlib.import_module(f"databay.{kind}s")
         for name in provided:
             try:
-                cls = getattr(namespace, name)
+                how, cls = lookup(kind, name)
             except Exception as exc:
-                problems.append(f"from databay.{kind}s import {name} raised "
+                problems.append(f"looking up the {kind} {name} raised "
                                 f"{type(exc).__name__}: {exc}")
                 continue
-            if not (isinstance(cls, type) and issubclass(cls, bases[kind])):
-                problems.append(f"databay.{kind}s.{name} is {cls!r}, not a "
-                                f"{bases[kind].__name__} subclass")
+            if kind in bases and not (isinstance(cls, type) and issubclass(cls, bases[kind])):
+                problems.append(f"{how} gave {cls!r}, not a {bases[kind].__name__} subclass")
     for module in task["import_names"]:
         try:
             importlib.import_module(module)
@@ -304,19 +313,17 @@ PROBE = textwrap.dedent(r'''
     # names of the other packages: ImportError with their pip install line
     problems = out["hint_problems"] = []
     for kind, name, dist in task["absent"]:
+        how = f"the {kind} {name}"
         try:
-            getattr(importlib.import_module(f"databay.{kind}s"), name)
+            how, _ = lookup(kind, name)
         except ImportError as exc:
             if f"pip install {dist}" not in str(exc):
-                problems.append(f"from databay.{kind}s import {name} raised ImportError "
-                                f"without 'pip install {dist}': {exc}")
+                problems.append(f"{how} raised ImportError without 'pip install {dist}': {exc}")
         except Exception as exc:
-            problems.append(f"from databay.{kind}s import {name} raised "
-                            f"{type(exc).__name__}, not ImportError with 'pip install "
-                            f"{dist}': {exc}")
+            problems.append(f"{how} raised {type(exc).__name__}, not ImportError with "
+                            f"'pip install {dist}': {exc}")
         else:
-            problems.append(f"from databay.{kind}s import {name} worked although {dist} "
-                            "is not installed")
+            problems.append(f"{how} worked although {dist} is not installed")
     print("@@PROBE@@" + json.dumps(out))
 ''')
 
@@ -334,7 +341,11 @@ def probe(pkg: Package, absent: list[tuple[str, str, str]], workdir: Path) -> di
     marker = "@@PROBE@@"
     if code != 0 or marker not in output:
         return {"problems": [f"the probe exited {code}: {output[-2000:]}"]}
-    return json.loads(output.rsplit(marker, 1)[1])  # type: ignore[no-any-return]
+    try:
+        result: dict[str, Any] = json.loads(output.rsplit(marker, 1)[1].splitlines()[0])
+    except (ValueError, IndexError) as exc:
+        return {"problems": [f"the probe's output could not be read ({exc}): {output[-2000:]}"]}
+    return result
 
 
 _FIRST_PARTY: set[str] = set()
@@ -389,19 +400,18 @@ def install_one(pkg: Package, tools: Tools, by_name: dict[str, Package], work: P
 
 
 def absent_names(pkg: Package, pkgs: list[Package]) -> list[tuple[str, str, str]]:
-    """(kind, name, distribution) of every name another package registers that ``pkg``'s
-    venv does not have."""
+    """(kind, name, distribution) of the names the other packages provide, which ``pkg``'s
+    venv does not have. Only names in the hint table: the others are reported with the
+    package that registers them (:func:`check_known_providers`)."""
     installed = {pkg.name} | {req_name(r) for r in pkg.requires}
+    known = _known_table(pkgs)
     absent = []
     for other in pkgs:
         if other.name in installed or other.name == CORE:
             continue
-        provides = other.provides
-        if not provides:  # it did not install: fall back to the hint table
-            provides = {kind: [n for n, d in names.items() if normalize(d) == other.name]
-                        for kind, names in _known_table(pkgs).items()}
-        for kind, names in provides.items():
-            absent += [(kind, name, other.name) for name in names]
+        for kind, names in known.items():
+            absent += [(kind, name, other.name) for name, dist in names.items()
+                       if normalize(dist) == other.name]
     return sorted(absent)
 
 
@@ -418,7 +428,7 @@ def check_known_providers(pkgs: list[Package]) -> None:
     if not known:
         return
     for pkg in pkgs:
-        if pkg.name == CORE or pkg.steps.get("plugin") != "ok":
+        if pkg.name == CORE or not pkg.provides:
             continue
         table = {(kind, name) for kind, names in known.items() for name, dist in names.items()
                  if normalize(dist) == pkg.name}
@@ -471,6 +481,12 @@ def main(argv: list[str] | None = None) -> int:
                 check_declarations(pkg)
 
         def install_and_probe(pkg: Package) -> None:
+            try:
+                _install_and_probe(pkg)
+            except Exception as exc:  # report it with the package, check the others
+                pkg.fail("install", f"check_wheels itself failed: {type(exc).__name__}: {exc}")
+
+        def _install_and_probe(pkg: Package) -> None:
             t0 = time.perf_counter()
             install_one(pkg, tools, by_name, work)
             if pkg.venv is not None:
