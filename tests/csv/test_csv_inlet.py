@@ -207,6 +207,40 @@ def test_restart_after_shutdown_goes_on_from_the_cursor(tmp_path: Path, follow: 
     assert inlet.pull(UPDATE) == [{"id": "2"}]
 
 
+def test_max_rows_per_pull_and_rotation_waits_for_the_old_file(
+        tmp_path: Path, follow: Any) -> None:
+    path = tmp_path / "log.csv"
+    path.write_text("id\n1\n\n2\n3\n4\n5\n", encoding="utf-8")
+    inlet = follow(path, max_rows=2)
+    assert inlet.pull(UPDATE) == [{"id": "1"}, {"id": "2"}]
+    path.rename(tmp_path / "log.csv.1")
+    path.write_text("id\n6\n", encoding="utf-8")
+    assert inlet.pull(UPDATE) == [{"id": "3"}, {"id": "4"}]
+    assert inlet.pull(UPDATE) == [{"id": "5"}, {"id": "6"}]
+    assert inlet.pull(UPDATE) == []
+    with pytest.raises(ValueError, match="max_rows"):
+        CsvInlet(path, max_rows=0)
+
+
+def test_large_file_with_records_across_read_blocks(tmp_path: Path, follow: Any) -> None:
+    path = tmp_path / "big.csv"
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["id", "text"])
+        for i in range(30_000):  # about 2.5 MB: several of the inlet's 1 MiB reads
+            writer.writerow([i, f"line one of {i}\nline, two é {'x' * (i % 90)}"])
+    with open(path, newline="", encoding="utf-8") as f:
+        expected = list(csv.DictReader(f))
+    inlet = follow(path)
+    assert inlet.pull(UPDATE) == expected
+    assert inlet.cursor is not None and inlet.cursor.offset == path.stat().st_size
+    batched = follow(path, max_rows=7_000)
+    got: list[dict[str, Any]] = []
+    for _ in range(5):
+        got += batched.pull(UPDATE)
+    assert got == expected
+
+
 def test_fieldnames_restkey_restval_and_blank_lines(tmp_path: Path, follow: Any) -> None:
     path = tmp_path / "data.csv"
     path.write_text("1,a\n\n2\n3,c,extra,more\n", encoding="utf-8")

@@ -30,6 +30,7 @@ __all__ = ["CsvCursor", "CsvInlet"]
 _LOGGER = logging.getLogger("databay.CsvInlet")
 
 _BLOCK = 1 << 16
+_CHUNK = 1 << 20
 
 
 class CsvCursor(NamedTuple):
@@ -71,6 +72,8 @@ class CsvInlet(Inlet):
     :param dialect: a :mod:`csv` dialect name or ``csv.Dialect`` subclass.
     :param delimiter: overrides the dialect's delimiter.
     :param fmtparams: other :mod:`csv` format parameters.
+    :param max_rows: at most this many rows per pull (the rest come with later pulls);
+        None for all.
     :param cursor: a :attr:`cursor` saved earlier: resume after it if the file is still
         the same file (same device and inode), else read the current file from its start.
     """
@@ -89,6 +92,7 @@ class CsvInlet(Inlet):
         dialect: Dialect = "excel",
         delimiter: str | None = None,
         fmtparams: Mapping[str, Any] | None = None,
+        max_rows: int | None = None,
         cursor: CsvCursor | None = None,
     ) -> None:
         super().__init__(metadata)
@@ -111,6 +115,11 @@ class CsvInlet(Inlet):
                              f"{encoding_errors!r}") from None
         self.encoding_errors = encoding_errors
         self.dialect, self.fmtparams = format_params(owner, dialect, delimiter, fmtparams)
+        if max_rows is not None and (isinstance(max_rows, bool) or not isinstance(max_rows, int)
+                                     or max_rows < 1):
+            raise ValueError(f"{owner}(max_rows=...) must be a positive int or None, "
+                             f"got {max_rows!r}")
+        self.max_rows = max_rows
         if cursor is not None and not (
                 isinstance(cursor, tuple) and len(cursor) == 3
                 and all(isinstance(v, int) and v >= 0 for v in cursor)):
@@ -171,7 +180,8 @@ class CsvInlet(Inlet):
             rows: list[dict[Any, Any]] = []
             if self._file is None and not self._open():
                 return rows
-            self._read(rows)
+            if not self._read(rows):
+                return rows  # max_rows reached: rotation is looked at once this file is read
             try:
                 st = os.stat(self.filepath)
                 ident: tuple[int, int] | None = (st.st_dev, st.st_ino)
@@ -209,7 +219,9 @@ class CsvInlet(Inlet):
             _LOGGER.warning("%r was rotated away with an incomplete last row (no line "
                             "break) that is not returned: %r", self.filepath, rest[:200])
 
-    def _read(self, out: list[dict[Any, Any]]) -> None:
+    def _read(self, out: list[dict[Any, Any]]) -> bool:
+        """Append the new complete rows to ``out``; False when ``max_rows`` stopped it
+        before the end of the file."""
         f = self._file
         assert f is not None
         if os.fstat(f.fileno()).st_size < self._offset:
@@ -220,28 +232,36 @@ class CsvInlet(Inlet):
         if self._header is None:
             self._read_header(f)
             if self._header is None:
-                return
-        f.seek(self._offset)
-        data = f.read()
-        end = data.rfind(b"\n") + 1
-        if not end:
-            return
-        rows, used = self._parse(data[:end], self._offset)
-        self._offset += used
+                return True
+        limit = self.max_rows or 0
         header = self._header
         width = len(header)
         restkey, restval = self.restkey, self.restval
-        for row in rows:
-            if not row:
+        f.seek(self._offset)
+        pending = b""
+        while True:
+            block = f.read(_CHUNK)
+            if not block:
+                return True
+            pending += block
+            end = pending.rfind(b"\n") + 1
+            if not end:
                 continue
-            record: dict[Any, Any] = dict(zip(header, row, strict=False))
-            n = len(row)
-            if n > width:
-                record[restkey] = row[width:]
-            elif n < width:
-                for key in header[n:]:
-                    record[key] = restval
-            out.append(record)
+            rows, used = self._parse(pending[:end], self._offset,
+                                     limit - len(out) if limit else 0)
+            self._offset += used
+            pending = pending[used:]
+            for row in rows:
+                record: dict[Any, Any] = dict(zip(header, row, strict=False))
+                n = len(row)
+                if n > width:
+                    record[restkey] = row[width:]
+                elif n < width:
+                    for key in header[n:]:
+                        record[key] = restval
+                out.append(record)
+            if limit and len(out) >= limit:
+                return False
 
     def _read_header(self, f: IO[bytes]) -> None:
         f.seek(0)
@@ -288,10 +308,10 @@ class CsvInlet(Inlet):
         reader = csv.reader(feed(), self.dialect, **self.fmtparams)
         try:
             for row in reader:
-                if limit and not row:
+                complete = fed
+                if not row:  # a blank line
                     continue
                 rows.append(row)
-                complete = fed
                 if limit and len(rows) >= limit:
                     break
         except _NeedMore:
