@@ -61,7 +61,8 @@ def test_custom_field_start_after_filter_and_projection(
     docs = inlet.pull(UPDATE)
     assert [sorted(d) for d in docs] == [["_id", "n"]] * 3  # seq read, then dropped
     assert ns(docs) == [3, 5, 7] and inlet.position == 7
-    mongo_db["events"].insert_many([{"seq": 8, "kind": "b", "n": 8}, {"seq": 9, "kind": "a", "n": 9}])
+    mongo_db["events"].insert_many([{"seq": 8, "kind": "b", "n": 8},
+                                    {"seq": 9, "kind": "a", "n": 9}])
     assert ns(inlet.pull(UPDATE)) == [9]
 
 
