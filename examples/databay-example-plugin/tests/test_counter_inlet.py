@@ -5,8 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from databay import Link, Record, plugins
-from databay.testing import CollectingOutlet, InletContract, check_inlet
+from databay import Link, Record
+from databay.testing import (
+    CollectingOutlet,
+    InletContract,
+    check_inlet,
+    check_plugin,
+    check_plugin_loads_lazily,
+)
 from databay_example import CounterInlet
 
 
@@ -30,13 +36,15 @@ def test_the_contract_in_one_call() -> None:
 
 
 def test_found_through_databay_inlets() -> None:
+    info = check_plugin("example", provides={"inlet": ["CounterInlet"]})
+    assert info.distribution == "databay-example"
     from databay.inlets import CounterInlet as registered
 
     assert registered is CounterInlet
-    info = next(p for p in plugins.plugins() if p.name == "example")
-    assert info.distribution == "databay-example"
-    assert info.error is None
-    assert info.provides == {"inlet": ["CounterInlet"]}
+
+
+def test_loading_the_plugin_does_not_import_the_inlet() -> None:
+    check_plugin_loads_lazily(["databay_example._counter"])
 
 
 def test_counts_from_start_again_after_a_restart() -> None:

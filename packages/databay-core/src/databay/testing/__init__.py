@@ -33,6 +33,10 @@ application's own loop. Records carry the global metadata and ``'__inlet__'`` in
 of their own; an outlet accepts empty batches, delivers every record and does not change
 the records it is given.
 
+:func:`check_plugin` checks a plugin's registration: it was discovered and loaded, has
+no misspelt hook, and every name it registers imports as a class of its kind;
+:func:`check_plugin_loads_lazily` checks that discovering plugins imports no heavy library.
+
 Planner authors: :mod:`databay.testing.planners` holds the planner contract.
 The original's ``InletTester`` (a ``unittest.TestCase``) is in
 :mod:`databay.misc.inlet_tester`, built on these checks.
@@ -61,6 +65,7 @@ from databay.testing._outlet import (
     check_outlet_push,
     make_outlet,
 )
+from databay.testing._plugin import check_plugin, check_plugin_loads_lazily
 from databay.testing._support import (
     MODES,
     AsyncCollectingOutlet,
@@ -100,6 +105,8 @@ __all__ = [
     "check_outlet_init",
     "check_outlet_lifecycle",
     "check_outlet_push",
+    "check_plugin",
+    "check_plugin_loads_lazily",
     "check_repr",
     "lifecycle_is_async",
     "make_inlet",
