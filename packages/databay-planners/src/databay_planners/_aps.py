@@ -5,17 +5,18 @@ from __future__ import annotations
 import datetime
 import logging
 import threading
+import time
 import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.executors.debug import DebugExecutor
 from apscheduler.job import Job
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from databay import BasePlanner, Link
+from databay import Link
 
-from databay_planners._common import check_interval, optional_dict, positive_int
+from databay_planners._common import PooledPlanner, check_interval, optional_dict, positive_int
 
 __all__ = ["APSPlanner", "ApsPlanner"]
 
@@ -23,22 +24,35 @@ _LOGGER = logging.getLogger("databay.ApsPlanner")
 _UTC = datetime.timezone.utc
 
 
-class ApsPlanner(BasePlanner):
+class _Group:
+    """Links that share an interval and a start: one APScheduler job ticks them all."""
+
+    __slots__ = ("job", "key", "links")
+
+    def __init__(self, key: tuple[float, float | None]) -> None:
+        self.key = key
+        self.links: dict[Link, None] = {}  # ordered set
+        self.job: Job | None = None
+
+
+class ApsPlanner(PooledPlanner):
     """Runs links on intervals with an APScheduler 3.x scheduler of its own.
 
-    ``start()`` blocks until the planner is shut down. Transfers run on an APScheduler
-    thread pool of ``threads`` threads. Each link fires on a fixed grid (start + n *
-    interval). A tick that finds the link's previous transfer still running is skipped
-    and logged (unless ``allow_overlap``); ticks missed while the scheduler could not run
-    them are coalesced into one (``coalesce=True``, no misfire limit).
+    ``start()`` blocks until the planner is shut down. APScheduler keeps the time: links
+    that share an interval and a start share one interval job (at ``start()``, all links
+    with the same interval), so a tick costs one APScheduler job however many links it
+    serves. The job hands each link's transfer to a pool of ``threads`` threads. Each link
+    fires on a fixed grid (start + n * interval). A tick that finds the link's previous
+    transfer still running (or queued) is skipped and logged (unless ``allow_overlap``);
+    ticks missed while the scheduler could not run them are coalesced into one.
 
     :param links: a Link or a list of them.
     :param threads: size of the transfer thread pool.
     :param executors_override: APScheduler executors, merged over
-        ``{'default': ThreadPoolExecutor(threads)}``.
+        ``{'default': DebugExecutor()}``: they run the planner's interval jobs, which
+        only hand transfers to the pool, so by default they run in the scheduler thread.
     :param job_defaults_override: APScheduler job defaults, merged over
-        ``{'coalesce': True, 'max_instances': 1, 'misfire_grace_time': None}``
-        (``max_instances`` is ``threads`` with ``allow_overlap``).
+        ``{'coalesce': True, 'max_instances': 1, 'misfire_grace_time': None}``.
     :param ignore_exceptions: log failing transfers and go on, instead of shutting down.
     :param catch_exceptions: deprecated alias of ``ignore_exceptions``.
     :param immediate_transfer: transfer each link once at start (if the link agrees).
@@ -68,10 +82,10 @@ class ApsPlanner(BasePlanner):
             job_defaults_override, owner, "job_defaults_override")
         self._lock = threading.Lock()
         self._done = threading.Event()
-        self._jobs: dict[Link, Job] = {}
+        self._groups: dict[tuple[float, float | None], _Group] = {}
+        self._group_of: dict[Link, _Group] = {}
         self._stop_requested = False
         self._used = False
-        self._overlap = allow_overlap is True
         self._scheduler = self._new_scheduler()
         super().__init__(
             links, ignore_exceptions, immediate_transfer, shutdown_at_exit,
@@ -80,21 +94,14 @@ class ApsPlanner(BasePlanner):
         )
 
     def _new_scheduler(self) -> BackgroundScheduler:
-        executors: dict[str, Any] = {"default": ThreadPoolExecutor(
-            self._threads, pool_kwargs={"thread_name_prefix": "databay-ApsPlanner"})}
+        executors: dict[str, Any] = {"default": DebugExecutor()}
         executors.update(self._executors_override)
         job_defaults: dict[str, Any] = {
-            "coalesce": True,
-            "max_instances": self._threads if self._overlap else 1,
-            "misfire_grace_time": None,
+            "coalesce": True, "max_instances": 1, "misfire_grace_time": None,
         }
         job_defaults.update(self._job_defaults_override)
         return BackgroundScheduler(executors=executors, job_defaults=job_defaults,
                                    timezone=_UTC, daemon=True)
-
-    @property
-    def threads(self) -> int:
-        return self._threads
 
     @property
     def scheduler(self) -> BackgroundScheduler:
@@ -102,10 +109,10 @@ class ApsPlanner(BasePlanner):
         return self._scheduler
 
     @property
-    def links_by_jobid(self) -> dict[str, Link]:
-        """Job id -> link, for the links scheduled now."""
+    def links_by_jobid(self) -> dict[str, list[Link]]:
+        """APScheduler job id -> the links that job ticks."""
         with self._lock:
-            return {job.id: link for link, job in self._jobs.items()}
+            return {g.job.id: list(g.links) for g in self._groups.values() if g.job is not None}
 
     @property
     def running(self) -> bool:
@@ -113,28 +120,45 @@ class ApsPlanner(BasePlanner):
 
     # -- scheduling -------------------------------------------------------------------
 
-    def _add_job(self, link: Link, seconds: float, start: datetime.datetime | None) -> Job:
-        trigger = IntervalTrigger(seconds=seconds, start_date=start, timezone=_UTC)
-        job = self._scheduler.add_job(self._run_tick, trigger, args=[link],
-                                      name=f"databay {link!r}")
-        self._jobs[link] = job
-        link.set_job(job)
-        return job
+    def _join(self, link: Link, key: tuple[float, float | None]) -> None:
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = _Group(key)
+            seconds, anchor = key
+            start = None if anchor is None else datetime.datetime.fromtimestamp(
+                anchor + seconds, _UTC)
+            trigger = IntervalTrigger(seconds=seconds, start_date=start, timezone=_UTC)
+            group.job = self._scheduler.add_job(
+                self._dispatch, trigger, args=[group],
+                name=f"databay every {seconds} s")
+        group.links[link] = None
+        self._group_of[link] = group
+        link.set_job(group.job)
+
+    def _dispatch(self, group: _Group) -> None:
+        for link in list(group.links):
+            self._tick(link)
 
     def _schedule(self, link: Link) -> None:
         seconds = check_interval(link, type(self).__name__)
         with self._lock:
-            if link not in self._jobs:
-                self._add_job(link, seconds, None)
+            if link in self._group_of:
+                return
+            # a link added while running starts its own grid now
+            self._join(link, (seconds, time.time() if self._scheduler.running else None))
 
     def _unschedule(self, link: Link) -> None:
         with self._lock:
-            job = self._jobs.pop(link, None)
-            if job is not None:
-                try:
-                    job.remove()
-                except LookupError:  # JobLookupError: already gone
-                    pass
+            group = self._group_of.pop(link, None)
+            if group is not None:
+                group.links.pop(link, None)
+                if not group.links:
+                    del self._groups[group.key]
+                    if group.job is not None:
+                        try:
+                            group.job.remove()
+                        except LookupError:  # JobLookupError: already gone
+                            pass
         link.set_job(None)
 
     # -- running ----------------------------------------------------------------------
@@ -144,17 +168,18 @@ class ApsPlanner(BasePlanner):
             if self._stop_requested:
                 self._stop_requested = False
                 return
-            if self._used:  # a shut-down scheduler's executors cannot be restarted
+            if self._used:  # a shut-down scheduler cannot be restarted
                 self._scheduler = self._new_scheduler()
             else:
                 self._scheduler.remove_all_jobs()
             self._used = True
-            self._jobs.clear()
+            self._groups.clear()
+            self._group_of.clear()
             # one grid for every link, from now: first run one interval after start
-            anchor = datetime.datetime.now(_UTC)
+            anchor = time.time()
+            self._open_pool()  # after the anchor: starting threads takes time
             for link in self._links:
-                seconds = link.interval.total_seconds()
-                self._add_job(link, seconds, anchor + link.interval)
+                self._join(link, (link.interval.total_seconds(), anchor))
             self._done.clear()
             self._scheduler.start()
         try:
@@ -169,14 +194,15 @@ class ApsPlanner(BasePlanner):
             scheduler = self._scheduler
             started = scheduler.running
             if started:
-                # nothing is due any more: the scheduler thread submits nothing after this
-                scheduler.remove_all_jobs()
-            for link in self._jobs:
+                scheduler.remove_all_jobs()  # nothing is due any more
+            for link in self._group_of:
                 link.set_job(None)
-            self._jobs.clear()
+            self._groups.clear()
+            self._group_of.clear()
         try:
             if started:
-                scheduler.shutdown(wait=wait)
+                scheduler.shutdown(wait=False)  # its jobs only hand over transfers
+            self._close_pool(wait)
         finally:
             self._done.set()
 

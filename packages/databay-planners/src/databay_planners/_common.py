@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from databay import Link
+from databay import BasePlanner, Link
 from databay.errors import ScheduleIntervalError
 
 #: Shortest interval a planner accepts: a thread woken by the OS cannot keep a finer grid.
@@ -50,3 +52,44 @@ def optional_dict(value: Any, owner: str, arg: str) -> dict[str, Any]:
         raise TypeError(f"{owner}({arg}=...) must be a dict or None, got {type(value).__name__}: "
                         f"{value!r}")
     return dict(value)
+
+
+class PooledPlanner(BasePlanner):
+    """A planner whose ticks hand transfers to a thread pool of its own.
+
+    A tick claims the transfer when it is handed over, so a link never has a transfer
+    queued behind a running one (see :meth:`BasePlanner._claim`).
+    """
+
+    _threads: int
+    _pool: ThreadPoolExecutor | None = None
+
+    @property
+    def threads(self) -> int:
+        """Size of the transfer thread pool."""
+        return self._threads
+
+    def _open_pool(self) -> None:
+        pool = ThreadPoolExecutor(self._threads,
+                                  thread_name_prefix=f"databay-{type(self).__name__}")
+        # start every thread now, not during the first ticks (where it would make them late)
+        barrier = threading.Barrier(self._threads + 1)
+        for _ in range(self._threads):
+            pool.submit(barrier.wait)
+        barrier.wait()
+        self._pool = pool
+
+    def _close_pool(self, wait: bool) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=wait)
+
+    def _tick(self, link: Link) -> None:
+        """A due tick of ``link``: claim the transfer now, run it on the pool."""
+        pool = self._pool
+        if pool is None or not self._claim(link):
+            return
+        try:
+            pool.submit(self._run_claimed, link)
+        except RuntimeError:  # the pool was shut down meanwhile: nothing ran
+            self._release(link)

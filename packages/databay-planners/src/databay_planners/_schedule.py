@@ -9,20 +9,24 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import schedule
-from databay import BasePlanner, Link
+from databay import Link
 
-from databay_planners._common import check_interval, positive_int, positive_seconds
+from databay_planners._common import (
+    PooledPlanner,
+    check_interval,
+    positive_int,
+    positive_seconds,
+)
 
 __all__ = ["SchedulePlanner"]
 
 _LOGGER = logging.getLogger("databay.SchedulePlanner")
 
 
-class SchedulePlanner(BasePlanner):
+class SchedulePlanner(PooledPlanner):
     """Runs links on intervals with a ``schedule.Scheduler`` of its own.
 
     ``start()`` blocks: its thread sleeps until the next job is due (woken early when
@@ -70,7 +74,6 @@ class SchedulePlanner(BasePlanner):
         self._heap: list[tuple[float, int, schedule.Job]] = []
         self._due: dict[schedule.Job, float] = {}
         self._seq = itertools.count()
-        self._pool: ThreadPoolExecutor | None = None
         self._running = False
         self._stop_requested = False
         super().__init__(
@@ -78,10 +81,6 @@ class SchedulePlanner(BasePlanner):
             catch_exceptions=catch_exceptions, allow_overlap=allow_overlap,
             handle_signals=handle_signals,
         )
-
-    @property
-    def threads(self) -> int:
-        return self._threads
 
     @property
     def refresh_interval(self) -> float:
@@ -133,16 +132,6 @@ class SchedulePlanner(BasePlanner):
         link.set_job(None)
         self._wake.set()
 
-    def _tick(self, link: Link) -> None:
-        """A due job: claim the transfer now, run it on the pool."""
-        pool = self._pool
-        if pool is None or not self._claim(link):
-            return
-        try:
-            pool.submit(self._run_claimed, link)
-        except RuntimeError:  # the pool was shut down meanwhile: nothing ran
-            self._release(link)
-
     # -- running ----------------------------------------------------------------------
 
     def _start_planner(self) -> None:
@@ -150,10 +139,9 @@ class SchedulePlanner(BasePlanner):
             if self._stop_requested:
                 self._stop_requested = False
                 return
-            self._pool = ThreadPoolExecutor(self._threads,
-                                            thread_name_prefix="databay-SchedulePlanner")
             # one grid for every link, from now: first run one interval after start
             anchor = time.monotonic()
+            self._open_pool()  # after the anchor: starting threads takes time
             self._heap.clear()
             self._due.clear()
             for link in self._links:
@@ -173,31 +161,36 @@ class SchedulePlanner(BasePlanner):
         heap = self._heap
         while True:
             self._wake.clear()
-            due_jobs: list[schedule.Job] = []
             with self._lock:
                 if self._stop_requested:
                     return
                 now = time.monotonic()
+                wall = datetime.datetime.now()
+                missed, behind = 0, 0.0
                 while heap and heap[0][0] <= now:
                     due, _, job = heapq.heappop(heap)
                     if self._due.get(job) != due:
                         continue  # removed or rescheduled
-                    due_jobs.append(job)
                     period = float(job.interval)
                     nxt = due + period
                     if nxt <= now:  # fell behind: coalesce the missed ticks into this one
-                        missed = int((now - nxt) // period) + 1
-                        _LOGGER.warning("%r: %d tick(s) of %s missed (planner busy); "
-                                        "running once now", self, missed, job)
-                        nxt += missed * period
-                    job.last_run = datetime.datetime.now()
-                    self._push(job, nxt, period)
+                        skipped = int((now - nxt) // period) + 1
+                        nxt += skipped * period
+                        missed += skipped
+                        behind = max(behind, now - due)
+                    self._due[job] = nxt
+                    heapq.heappush(heap, (nxt, next(self._seq), job))
+                    job.last_run = wall
+                    job.next_run = wall + datetime.timedelta(seconds=nxt - now)
+                    func = job.job_func
+                    if func is not None:
+                        func()  # _tick: claims and hands the transfer to the pool
+                # measured after the hand-offs, so that they do not delay the next tick
                 timeout = heap[0][0] - time.monotonic() if heap else self._refresh_interval
-                timeout = min(max(timeout, 0.0), self._refresh_interval, threading.TIMEOUT_MAX)
-            for job in due_jobs:
-                func = job.job_func
-                if func is not None:
-                    func()
+            if missed:
+                _LOGGER.warning("%r ran up to %.3f s late: %d missed tick(s) were coalesced "
+                                "into the runs just made", self, behind, missed)
+            timeout = min(timeout, self._refresh_interval, threading.TIMEOUT_MAX)
             if timeout > 0:
                 self._wake.wait(timeout)
 
@@ -205,7 +198,6 @@ class SchedulePlanner(BasePlanner):
         with self._links_lock, self._lock:
             self._stop_requested = True
             self._running = False
-            pool, self._pool = self._pool, None
             # cancel this planner's jobs; start() schedules the links anew
             self._scheduler.clear()
             for link in self._jobs:
@@ -214,8 +206,7 @@ class SchedulePlanner(BasePlanner):
             self._heap.clear()
             self._due.clear()
         self._wake.set()
-        if pool is not None:
-            pool.shutdown(wait=wait)
+        self._close_pool(wait)
 
     def __repr__(self) -> str:
         return f"SchedulePlanner(threads:{self._threads}, refresh_interval:{self._refresh_interval})"
