@@ -143,9 +143,10 @@ class HttpClient:
         self._session: requests.Session | None = None
         self._lock = threading.Lock()
         self._closing = threading.Event()
+        self._send_settings: dict[str, Any] = {}
         # Validate the URL and params as requests will, so a bad one fails now.
         try:
-            requests.Request("GET", self.url, params=self.params).prepare()
+            self._full_url = requests.Request("GET", self.url, params=self.params).prepare().url
         except (requests.exceptions.RequestException, ValueError, TypeError) as exc:
             raise ValueError(f"{owner}(url=..., params=...) cannot be requested: "
                              f"{self.scrub(str(exc))}") from None
@@ -193,6 +194,10 @@ class HttpClient:
                 session.auth = self.auth
                 session.max_redirects = self.max_redirects
                 session.trust_env = self.trust_env
+                # Proxies and CA bundle from the environment are read once per session,
+                # not on every request as Session.request does.
+                self._send_settings = dict(session.merge_environment_settings(
+                    self._full_url, {}, True, self._verify, None))
                 self._session = session
             self._closing.clear()
             return session
@@ -255,9 +260,10 @@ class HttpClient:
     ) -> Response | _Failure:
         url = self.url
         try:
-            resp = session.request(method, url, params=self.params, data=data,
-                                   headers=headers, timeout=timeout, verify=self._verify,
-                                   stream=True)
+            prepared = session.prepare_request(requests.Request(
+                method, url, params=self.params, data=data, headers=headers))
+            resp = session.send(prepared, timeout=timeout, allow_redirects=True,
+                                **self._send_settings)
         except requests.exceptions.TooManyRedirects:
             return _Failure(HttpRedirectError(
                 self._describe(method, url, attempt,
