@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 import schedule
-
 from databay import BasePlanner, Link
 from databay.errors import ScheduleIntervalError
 from databay.planners import ApsPlanner, SchedulePlanner
@@ -62,8 +61,8 @@ def link(inlet: RecordingInlet | None = None, interval: Any = INTERVAL, **kw: An
 def test_planners_resolve_through_the_namespace() -> None:
     import databay.planners as ns
     from databay.planners.aps_planner import ApsPlanner as Aps2
-    from databay.planners.schedule_planner import SchedulePlanner as Sched2
     from databay.planners.schedule_planner import ScheduleIntervalError as Err
+    from databay.planners.schedule_planner import SchedulePlanner as Sched2
 
     assert Aps2 is ApsPlanner and Sched2 is SchedulePlanner
     assert Err is ScheduleIntervalError

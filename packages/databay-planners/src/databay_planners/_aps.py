@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import threading
@@ -155,10 +156,8 @@ class ApsPlanner(PooledPlanner):
                 if not group.links:
                     del self._groups[group.key]
                     if group.job is not None:
-                        try:
+                        with contextlib.suppress(LookupError):  # JobLookupError: gone
                             group.job.remove()
-                        except LookupError:  # JobLookupError: already gone
-                            pass
         link.set_job(None)
 
     # -- running ----------------------------------------------------------------------

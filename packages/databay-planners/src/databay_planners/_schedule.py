@@ -110,7 +110,7 @@ class SchedulePlanner(PooledPlanner):
         self._wake.set()
 
     def _new_job(self, link: Link, seconds: float) -> schedule.Job:
-        every: Any = self._scheduler.every(seconds)  # schedule types interval as int
+        every: Any = self._scheduler.every(seconds)  # type: ignore[arg-type]  # typed int
         job: schedule.Job = every.seconds.do(self._tick, link)
         if link.tags:
             job.tag(*link.tags)
@@ -209,4 +209,5 @@ class SchedulePlanner(PooledPlanner):
         self._close_pool(wait)
 
     def __repr__(self) -> str:
-        return f"SchedulePlanner(threads:{self._threads}, refresh_interval:{self._refresh_interval})"
+        return (f"SchedulePlanner(threads:{self._threads}, "
+                f"refresh_interval:{self._refresh_interval})")

@@ -271,10 +271,11 @@ def check_nodes_start_and_shutdown_once(factory: PlannerFactory, interval: float
     planner = factory([_link(i, shared, interval) for i in inlets])
     with _started(planner, timeout):
         wait_until(lambda: all(i.count >= 2 for i in inlets), timeout, "2 transfers per link")
-        for node in [*inlets, shared]:
+        nodes: list[RecordingInlet | RecordingOutlet] = [*inlets, shared]
+        for node in nodes:
             assert node.starts == 1, f"{node!r}.on_start ran {node.starts} times, not once"
             assert node.shutdowns == 0, f"{node!r} was shut down while running"
-    for node in [*inlets, shared]:
+    for node in nodes:
         assert node.shutdowns == 1, f"{node!r}.on_shutdown ran {node.shutdowns} times, not once"
         assert not node.active, f"{node!r} is still active after shutdown"
 
