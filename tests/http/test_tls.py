@@ -68,3 +68,16 @@ def test_outlet_verifies_too(tls_server: LocalServer, ca_file: str) -> None:
     with HttpOutlet(tls_server.url("/in"), cacert=ca_file) as outlet:
         outlet.push([Record(1)], UPDATE)
     assert tls_server.requests_to("/in")[0].body == b"[1]"
+
+
+def test_ca_bundle_from_the_environment_is_honoured(tls_server: LocalServer, ca_file: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """requests' REQUESTS_CA_BUNDLE applies (read when the session opens), unless
+    trust_env=False."""
+    tls_server.reply("/d", "[3]")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", ca_file)
+    with HttpInlet(tls_server.url("/d")) as inlet:
+        assert inlet.pull(UPDATE) == [3]
+    with HttpInlet(tls_server.url("/d"), trust_env=False, retries=0) as strict, \
+            pytest.raises(HttpConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
+        strict.pull(UPDATE)

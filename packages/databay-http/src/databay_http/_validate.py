@@ -141,7 +141,6 @@ def headers(value: Any, owner: str) -> dict[str, str]:
     return out
 
 
-ParamValue = str | int | float | None
 Params = Mapping[str, Any] | Sequence[tuple[str, Any]]
 
 
