@@ -120,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="folder for the CSV files (default ./databay-demo-output)")
     demo.add_argument("--mongo-uri", metavar="URI",
                       help="also write the readings to MongoDB at this URI (needs databay-mongo)")
+    demo.add_argument("--mongo-database", default="databay_demo", metavar="NAME",
+                      help="MongoDB database of --mongo-uri (default databay_demo)")
     demo.add_argument("--interval", default=None, metavar="TIME",
                       help="time between transfers (default: the pipeline's 1s)")
     demo.add_argument("--serve-only", action="store_true",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from typing import Any
@@ -34,6 +35,12 @@ def print_outcome(command: str, pipeline: Pipeline, outcome: Outcome) -> None:
     sys.stdout.flush()
     if outcome.reason:
         print(f"databay: error: {outcome.reason}", file=sys.stderr)
+    if outcome.stopped_by == "forced":
+        # transfers may still run in other threads, which the interpreter would wait for
+        # at exit: a forced stop does not wait
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(outcome.code)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -365,11 +365,10 @@ class _Builder:
             self.error(where, "name", f"must be a non-empty string, got {_describe(name)}")
             name = None
         elif name in seen:
-            self.error(f"link {name!r} ({where})", "name", "another link has this name; "
-                       "link names must be unique")
+            where = f"link {name!r} ({where})"
+            self.error(where, "name", "another link has this name; link names must be unique")
         else:
             seen.add(name)
-        if name is not None:
             where = f"link {name!r}"
         failed = len(self.errors)
         for key in table:

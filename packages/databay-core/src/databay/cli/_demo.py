@@ -266,7 +266,8 @@ def demo(args: argparse.Namespace) -> int:
         readings["interval"] = args.interval
     if args.mongo_uri:
         readings["outlets"].append({"type": "MongoOutlet", "uri": "${DATABAY_DEMO_MONGO_URI}",
-                                    "database_name": "databay_demo", "collection": "readings"})
+                                    "database_name": args.mongo_database,
+                                    "collection": "readings"})
     try:
         source = SensorSource(args.port or 0)
     except OSError as exc:
@@ -296,7 +297,7 @@ def demo(args: argparse.Namespace) -> int:
         path = os.path.join(output, name)
         print(f"  {path}  ({_lines(path)} lines)")
     if args.mongo_uri:
-        print(f"  MongoDB {_redact(args.mongo_uri)}: database 'databay_demo', "
+        print(f"  MongoDB {_redact(args.mongo_uri)}: database {args.mongo_database!r}, "
               f"collection 'readings'")
     print("The same pipeline as a file: databay demo --print-pipeline "
           "(examples/pipelines/demo.toml)")

@@ -151,7 +151,7 @@ def run_pipeline(
         display.start()
         try:
             if once:
-                outcome = _once(pipeline, tracker, stop)
+                outcome = _once(pipeline, stop, debug)
             else:
                 outcome = _scheduled(pipeline, tracker, stop, duration)
         except KeyboardInterrupt:
@@ -167,7 +167,7 @@ def run_pipeline(
     return outcome
 
 
-def _once(pipeline: Pipeline, tracker: StatusTracker, stop: StopRequest) -> Outcome:
+def _once(pipeline: Pipeline, stop: StopRequest, debug: bool) -> Outcome:
     failure = _start_nodes(pipeline)
     if failure is not None:
         return Outcome(EXIT_FAILED, failure)
@@ -180,7 +180,9 @@ def _once(pipeline: Pipeline, tracker: StatusTracker, stop: StopRequest) -> Outc
         try:
             result = spec.link.transfer()
         except Exception as exc:
-            _LOGGER.error("link %r: transfer failed: %r", spec.name, exc, exc_info=exc)
+            # the reason line says it all; with --debug, the traceback too
+            _LOGGER.log(logging.ERROR if debug else logging.DEBUG,
+                        "link %r: transfer failed: %r", spec.name, exc, exc_info=exc)
             failures.append(f"link {spec.name!r}: transfer failed: {type(exc).__name__}: {exc}")
             continue
         if result.errors:

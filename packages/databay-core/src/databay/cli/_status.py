@@ -143,8 +143,6 @@ def summary_lines(stats: list[LinkStats]) -> list[str]:
         lines.append(f"  {s.name}: {s.transfers} transfer{'s' * (s.transfers != 1)}{failed}, "
                      f"{s.pulled} record{'s' * (s.pulled != 1)} pulled, {s.pushed} pushed"
                      f"{undelivered}, {s.errors} error{'s' * (s.errors != 1)}")
-        if s.last_error:
-            lines.append(f"    last error: {s.last_error}")
     return lines
 
 
