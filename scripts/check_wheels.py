@@ -53,14 +53,20 @@ def normalize(name: str) -> str:
     return re.sub(r"[-_.]+", "-", name).lower()
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def project_name(pyproject: Path) -> str | None:
+    """``[project] name`` of a pyproject.toml (tomllib, tomli, or a plain reading)."""
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib  # type: ignore[no-redef,import-not-found,unused-ignore]
-    with path.open("rb") as f:
-        data: dict[str, Any] = tomllib.load(f)
-    return data
+        try:
+            import tomli as tomllib  # type: ignore[no-redef,import-not-found,unused-ignore]
+        except ModuleNotFoundError:
+            match = re.search(r'^\[project\][^\[]*?^name\s*=\s*["\']([^"\']+)',
+                              pyproject.read_text(), re.MULTILINE | re.DOTALL)
+            return match.group(1) if match else None
+    with pyproject.open("rb") as f:
+        name = tomllib.load(f).get("project", {}).get("name")
+    return name if isinstance(name, str) else None
 
 
 @dataclass
@@ -96,7 +102,7 @@ class Package:
 def discover(packages_dir: Path) -> list[Package]:
     found = []
     for pyproject in sorted(packages_dir.glob("*/pyproject.toml")):
-        name = _read_toml(pyproject).get("project", {}).get("name")
+        name = project_name(pyproject)
         if not name:
             raise SystemExit(f"{pyproject}: no [project] name")
         found.append(Package(normalize(name), pyproject.parent))
