@@ -148,7 +148,7 @@ class Tools:
 
     def build(self, pkg: Package, out: Path) -> tuple[int, str]:
         if self.uv:
-            return run([*self.uv, "build", "--wheel", "--quiet", "--out-dir", str(out),
+            return run([*self.uv, "build", "--wheel", "--out-dir", str(out),
                         str(pkg.path)])
         return run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
                     "--wheel-dir", str(out), str(pkg.path)])
