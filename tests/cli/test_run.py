@@ -264,21 +264,25 @@ url = "${SOURCE_URL}"
 
 [[links.outlets]]
 type = "CsvOutlet"
-default_filepath = "${OUT_DIR:-default-out}/$${literal}.csv"
+default_filepath = "${UNSET_DIR:-default-out}/$${literal}.csv"
+
+[[links.outlets]]
+type = "CsvOutlet"
+default_filepath = "${CHOSEN_DIR:-unused}/readings.csv"
 """)
     done = databay("run", "pipeline.toml", "--once", cwd=tmp_path,
-                   env=cli_env({"SOURCE_URL": source.url}))
+                   env=cli_env({"SOURCE_URL": source.url, "CHOSEN_DIR": "chosen"}))
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / "default-out" / "${literal}.csv").exists()
-    done = databay("run", "pipeline.toml", "--once", cwd=tmp_path,
-                   env=cli_env({"SOURCE_URL": source.url, "OUT_DIR": "chosen"}))
-    assert done.returncode == 0, done.stderr
-    assert (tmp_path / "chosen" / "${literal}.csv").exists()
+    assert len(csv_rows(tmp_path / "default-out" / "${literal}.csv")) == 3
+    assert len(csv_rows(tmp_path / "chosen" / "readings.csv")) == 3
+    assert not (tmp_path / "unused").exists()
 
 
 def test_live_status_redraws_in_place_on_a_terminal(
         tmp_path: Path, source: JsonSource) -> None:
-    pty = pytest.importorskip("pty")
+    if sys.platform == "win32":
+        pytest.skip("needs a POSIX pseudo-terminal")
+    import pty
     write(tmp_path, PIPELINE.format(planner="ApsPlanner", interval="200ms"))
     leader, follower = pty.openpty()
     env = cli_env({"SOURCE_URL": source.url, "TERM": "xterm", "COLUMNS": "120"})

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Sequence
@@ -188,6 +189,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         _report(exc, debug)
         return exc.code
+    except BrokenPipeError:  # `databay plugins | head`: the reader left; not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_OK
     except KeyboardInterrupt:
         if debug:
             traceback.print_exc()

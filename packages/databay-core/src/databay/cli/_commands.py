@@ -109,9 +109,7 @@ def list_plugins(args: argparse.Namespace) -> int:
             "version": info.version,
             "module": info.module,
             "error": info.error,
-            "inlets": sorted(info.provides.get("inlet", [])),
-            "outlets": sorted(info.provides.get("outlet", [])),
-            "planners": sorted(info.provides.get("planner", [])),
+            **{f"{kind}s": sorted(info.provides.get(kind, [])) for kind in plugins.KINDS},
         })
     missing = _not_installed(installed)
     if args.json:
@@ -127,14 +125,14 @@ def list_plugins(args: argparse.Namespace) -> int:
         print(f"{row['name']}  ({origin})")
         if row["error"]:
             print(f"  failed to load: {row['error']}")
-        for kind in ("inlets", "outlets", "planners"):
-            if row[kind]:
-                print(f"  {kind + ':':9} {', '.join(row[kind])}")
+        for kind in plugins.KINDS:
+            if row[f"{kind}s"]:
+                label = kind.replace("_", " ") + "s:"
+                print(f"  {label:13} {', '.join(row[f'{kind}s'])}")
     if missing:
         print()
         print("Not installed:")
         for dist, provides in sorted(missing.items()):
-            names = ", ".join(n for kind in ("inlets", "outlets", "planners")
-                              for n in provides.get(kind, []))
+            names = ", ".join(n for kind in plugins.KINDS for n in provides.get(f"{kind}s", []))
             print(f"  {dist}  ({names}): pip install {dist}")
     return EXIT_OK
