@@ -115,6 +115,7 @@ class BasePlanner(ABC):
         self._started_links: list[Link] = []
         self._stopped = threading.Event()
         self._stopped.set()
+        self._finisher: threading.Thread | None = None
         self._local = threading.local()
         if shutdown_at_exit:
             ref = weakref.ref(self)
@@ -231,6 +232,7 @@ class BasePlanner(ABC):
             self._finishing = False
             self._started_fired = False
             self._started_links = []
+            self._finisher = None
             self._inflight += 1  # the start phase itself: shutdown waits for it
             self._stopped.clear()
         restore = self._install_signal_handlers()
@@ -261,6 +263,9 @@ class BasePlanner(ABC):
                 if not stopping:  # a planner whose _start_planner does not block
                     return
             self._stopped.wait()
+            finisher = self._finisher
+            if finisher is not None and finisher is not threading.current_thread():
+                finisher.join()
         finally:
             restore()
 
@@ -292,9 +297,21 @@ class BasePlanner(ABC):
                 self._shutdown_planner(wait and not inside)
             except Exception as exc:
                 _LOGGER.exception("%r: stopping the scheduler raised: %r", self, exc)
-        self._release(None, count=False)
-        if wait and not inside:
-            self._stopped.wait()
+        if wait:
+            self._release(None, count=False)
+            if not inside:
+                self._stopped.wait()
+            return
+        # without wait, shutting the nodes down must not hold the caller up either
+        with self._cond:
+            finish = self._inflight == 0 and not self._finishing
+            if finish:
+                self._finishing = True
+        if finish:
+            finisher = threading.Thread(target=self._finish, name="databay-planner-stop",
+                                        daemon=True)
+            self._finisher = finisher
+            finisher.start()
 
     def pause(self) -> None:
         """Skip scheduled transfers until ``resume()``; the schedule keeps its grid."""

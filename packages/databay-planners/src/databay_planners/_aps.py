@@ -129,9 +129,12 @@ class ApsPlanner(PooledPlanner):
             start = None if anchor is None else datetime.datetime.fromtimestamp(
                 anchor + seconds, _UTC)
             trigger = IntervalTrigger(seconds=seconds, start_date=start, timezone=_UTC)
+            # an explicit first run: APScheduler would skip it if it were already past
+            # when the scheduler starts, instead of running it late
+            first: dict[str, Any] = {} if start is None else {"next_run_time": start}
             group.job = self._scheduler.add_job(
                 self._dispatch, trigger, args=[group],
-                name=f"databay every {seconds} s")
+                name=f"databay every {seconds} s", **first)
         group.links[link] = None
         self._group_of[link] = group
         link.set_job(group.job)
