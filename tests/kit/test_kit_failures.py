@@ -183,6 +183,11 @@ class DropsNothing(Inlet):
         return 7
 
 
+def test_an_outlet_may_be_allowed_to_change_records() -> None:
+    report = check_outlet(ChangesRecords, allow_record_changes=True, modes=["sync"])
+    assert "push[sync]" in report.passed
+
+
 def test_options_that_relax_checks() -> None:
     assert "lifecycle" in check_inlet(CannotRestart, restart=False).passed
     report = check_inlet(NonePayloads, allow_none_payload=True, modes=["sync"])

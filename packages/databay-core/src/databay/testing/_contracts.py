@@ -106,6 +106,8 @@ class OutletContract:
     payloads: Sequence[Any] = DEFAULT_PAYLOADS
     #: Check the outlet can be started again after a shutdown.
     restartable: bool = True
+    #: Accept an outlet that changes the records it is given.
+    allow_record_changes: bool = False
 
     def make_outlet(self) -> Outlet:
         """Return a new outlet."""
@@ -125,7 +127,8 @@ class OutletContract:
         outlet = self._new_outlet()
         self._skip_if_async_lifecycle(outlet, mode)
         check_outlet_push(outlet, self.payloads, mode=mode, transfers=self.transfers,
-                          verify=self.verify_pushed)
+                          verify=self.verify_pushed,
+                          allow_record_changes=self.allow_record_changes)
 
     def _empty(self, mode: Mode) -> None:
         outlet = self._new_outlet()
