@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
 from databay import BasePlanner, Link
 from databay.errors import MissingLinkError
 from databay.testing.planners import (
@@ -364,3 +363,24 @@ def test_shutdown_at_exit_stops_a_planner_in_a_non_daemon_thread(tmp_path: Any) 
                           timeout=20)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["leaving", "on_shutdown"]
+
+
+def test_shutdown_during_the_immediate_transfers_stops_before_scheduling() -> None:
+    slow = RecordingInlet(duration=4 * INTERVAL)
+    later = RecordingInlet()
+    planner = TinyPlanner([Link(slow, RecordingOutlet(), INTERVAL),
+                           Link(later, RecordingOutlet(), INTERVAL)])
+    thread = threading.Thread(target=planner.start, daemon=True)
+    thread.start()
+    try:
+        wait_until(lambda: slow.concurrent == 1, what="the immediate transfer")
+        planner.shutdown(wait=True)
+        assert slow.concurrent == 0, "shutdown(wait=True) returned during the transfer"
+        thread.join(5)
+        assert not thread.is_alive()
+    finally:
+        planner.shutdown()
+        thread.join(5)
+    assert later.count == 0, "an immediate transfer started after shutdown()"
+    assert slow.count == 1 and slow.shutdowns == 1 and later.shutdowns == 1
+    assert not planner.workers, "the planner scheduled after shutdown()"

@@ -12,8 +12,10 @@ A planner implements four hooks and one property; BasePlanner does everything el
     Stop scheduling ``link`` and ``link.set_job(None)``. Called with ``self._links_lock`` held.
 ``_start_planner()``
     Begin scheduling. The built-in planners block here until ``_shutdown_planner`` is
-    called. It may also be called after ``_shutdown_planner`` (a shutdown that raced
-    with ``start()``): it must then return at once.
+    called. A shutdown may race with it: ``self._stopping`` is True once ``shutdown()``
+    was called for this run (it is set before ``_shutdown_planner`` is called), so
+    ``_start_planner`` checks it under the lock ``_shutdown_planner`` takes, and returns
+    at once when it is set.
 ``_shutdown_planner(wait)``
     Stop scheduling: no ``_run_tick`` call may begin after it returns. With ``wait``,
     wait for running ticks. Called once per ``start()``.

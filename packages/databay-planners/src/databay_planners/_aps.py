@@ -167,9 +167,9 @@ class ApsPlanner(PooledPlanner):
 
     def _start_planner(self) -> None:
         with self._links_lock, self._lock:
-            if self._stop_requested:
-                self._stop_requested = False
+            if self._stopping:  # shutdown() came first
                 return
+            self._stop_requested = False
             if self._used:  # a shut-down scheduler cannot be restarted
                 self._scheduler = self._new_scheduler()
             else:
@@ -184,11 +184,7 @@ class ApsPlanner(PooledPlanner):
                 self._join(link, (link.interval.total_seconds(), anchor))
             self._done.clear()
             self._scheduler.start()
-        try:
-            self._done.wait()
-        finally:
-            with self._lock:
-                self._stop_requested = False
+        self._done.wait()
 
     def _shutdown_planner(self, wait: bool = True) -> None:
         with self._links_lock, self._lock:

@@ -136,9 +136,9 @@ class SchedulePlanner(PooledPlanner):
 
     def _start_planner(self) -> None:
         with self._links_lock, self._lock:
-            if self._stop_requested:
-                self._stop_requested = False
+            if self._stopping:  # shutdown() came first
                 return
+            self._stop_requested = False
             # one grid for every link, from now: first run one interval after start
             anchor = time.monotonic()
             self._open_pool()  # after the anchor: starting threads takes time
@@ -155,7 +155,6 @@ class SchedulePlanner(PooledPlanner):
         finally:
             with self._lock:
                 self._running = False
-                self._stop_requested = False
 
     def _loop(self) -> None:
         heap = self._heap
