@@ -1,0 +1,108 @@
+"""The Celery application: JSON only, late acknowledgement, one task."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Celery, signals
+
+from databay_celery._registry import registry
+from databay_celery._settings import Settings
+from databay_celery._worker import TASK_NAME, run_tick
+
+__all__ = ["make_app"]
+
+_LOGGER = logging.getLogger("databay.CeleryPlanner")
+
+
+def make_app(settings: Settings | None = None, **given: Any) -> Celery:
+    """A Celery app for ``settings`` (by default :meth:`Settings.from_env`) with the
+    ``databay.tick`` task. Only JSON crosses the wire: a link name and a tick time."""
+    if settings is None:
+        settings = Settings.from_env(**given)
+    elif given:
+        raise TypeError("make_app() takes settings or keyword arguments, not both")
+    app = Celery("databay", broker=settings.broker_url, set_as_current=False)
+    options: dict[str, Any] = {
+        "visibility_timeout": settings.visibility_timeout,
+        "unacked_restore_interval": settings.restore_interval,
+        "unacked_restore_throttle": 1,
+    }
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        result_accept_content=["json"],
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue=settings.queue,
+        broker_transport_options=options,
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        worker_send_task_events=False,
+        task_send_sent_event=False,
+    )
+    app.task(bind=True, name=TASK_NAME, acks_late=True, reject_on_worker_lost=True,
+             ignore_result=True, max_retries=None, serializer="json",
+             databay_settings=settings)(run_tick)
+    return app
+
+
+# -- worker lifecycle: links built once per process, shut down when it stops ------------
+
+_IN_PROCESS_POOLS = ("solo", "threads", "thread", "gevent", "eventlet")
+
+
+def _pool_name(worker: Any) -> str:
+    pool = getattr(worker, "pool_cls", "")
+    name = pool if isinstance(pool, str) else getattr(pool, "__module__", "")
+    return str(name).rsplit(".", 1)[-1].lower()
+
+
+@signals.worker_init.connect
+def _on_worker_init(sender: Any = None, **kwargs: Any) -> None:
+    if not _is_databay(sender) or registry.owned:
+        return
+    registry.load()  # a bad pipeline file stops the worker here, before it consumes
+    if _pool_name(sender) in _IN_PROCESS_POOLS:
+        registry.start()
+
+
+@signals.worker_process_init.connect
+def _on_process_init(**kwargs: Any) -> None:
+    if registry.owned or registry.source is None and not _has_pipeline():
+        return
+    registry.start()  # a prefork child builds and starts its own links
+
+
+@signals.worker_shutting_down.connect
+def _on_shutting_down(**kwargs: Any) -> None:
+    registry.interrupt()
+
+
+@signals.worker_process_shutdown.connect
+def _on_process_shutdown(**kwargs: Any) -> None:
+    registry.shutdown()
+
+
+@signals.worker_shutdown.connect
+def _on_worker_shutdown(sender: Any = None, **kwargs: Any) -> None:
+    registry.shutdown()
+
+
+def _is_databay(worker: Any) -> bool:
+    app = getattr(worker, "app", None)
+    if app is None or TASK_NAME not in app.tasks:
+        return False
+    return getattr(app.tasks[TASK_NAME], "databay_settings", None) is not None
+
+
+def _has_pipeline() -> bool:
+    import os
+
+    from databay_celery._registry import PIPELINE_ENV
+
+    return bool(os.environ.get(PIPELINE_ENV))

@@ -1,0 +1,184 @@
+"""What makes a tick run once: records and leased locks in Redis.
+
+Keys (``P`` is the settings' prefix):
+
+``P:done:LINK:TICK``     the tick finished (ok, failed or skipped): a redelivery does nothing
+``P:started:LINK:TICK``  a transfer of the tick began: if it is not done, it was interrupted
+``P:lock:LINK``          the link's lock, with a lease renewed while its transfer runs
+``P:beat``               the beat lock, with a lease renewed while beat runs
+``P:last:LINK``          the last tick beat published for the link
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+from typing import Any
+
+import redis
+from redis.exceptions import LockError
+
+from databay_celery._settings import Settings
+
+__all__ = ["Guard", "Lease", "identity"]
+
+_LOGGER = logging.getLogger("databay.CeleryPlanner")
+
+
+def identity() -> str:
+    """``host:pid``, naming this process in locks and records."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Lease:
+    """A held Redis lock, renewed every third of its lease by a thread until released."""
+
+    def __init__(self, lock: Any, what: str, lease: float) -> None:
+        self._lock = lock
+        self._what = what
+        self._lease = lease
+        self._stop = threading.Event()
+        self.lost = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def keep(self) -> Lease:
+        """Start renewing the lease in a background thread."""
+        self._thread = threading.Thread(target=self._renew, name=f"databay-lease-{self._what}",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def renew(self) -> bool:
+        """Reset the lease now; False when the lock was lost (expired and taken)."""
+        try:
+            self._lock.reacquire()
+        except LockError:
+            self.lost.set()
+            return False
+        return True
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self._lease / 3):
+            try:
+                if not self.renew():
+                    _LOGGER.error("the lock of %s expired before it was renewed (was this "
+                                  "process paused for longer than its lease?): another "
+                                  "process may hold it now", self._what)
+                    return
+            except redis.RedisError as exc:
+                _LOGGER.warning("renewing the lock of %s failed, retrying: %r", self._what, exc)
+
+    def release(self) -> None:
+        """Stop renewing and release the lock (if still held)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        try:
+            self._lock.release()
+        except LockError:
+            if not self.lost.is_set():
+                _LOGGER.warning("the lock of %s had expired when it was released", self._what)
+        except redis.RedisError as exc:
+            _LOGGER.warning("releasing the lock of %s failed (it expires by itself): %r",
+                            self._what, exc)
+
+
+class Guard:
+    """Tick records and locks of one pipeline (one key prefix) in Redis."""
+
+    def __init__(self, settings: Settings, client: Any = None) -> None:
+        self.settings = settings
+        self.client: Any = client if client is not None else redis.Redis.from_url(
+            settings.redis_url, decode_responses=True, health_check_interval=30)
+        self._p = settings.prefix
+
+    # -- keys --------------------------------------------------------------------------
+
+    def _key(self, kind: str, link: str, tick: str | None = None) -> str:
+        return f"{self._p}:{kind}:{link}" if tick is None else f"{self._p}:{kind}:{link}:{tick}"
+
+    @property
+    def beat_key(self) -> str:
+        return f"{self._p}:beat"
+
+    # -- tick records --------------------------------------------------------------------
+
+    def done(self, link: str, tick: str) -> dict[str, Any] | None:
+        """The record of a finished tick, or None."""
+        raw = self.client.get(self._key("done", link, tick))
+        return None if raw is None else _loads(raw)
+
+    def mark_done(self, link: str, tick: str, **info: Any) -> None:
+        ttl = int(self.settings.record_ttl * 1000)
+        record = json.dumps({"worker": identity(), "at": time.time(), **info})
+        self.client.set(self._key("done", link, tick), record, px=ttl)
+
+    def started(self, link: str, tick: str) -> dict[str, Any] | None:
+        raw = self.client.get(self._key("started", link, tick))
+        return None if raw is None else _loads(raw)
+
+    def mark_started(self, link: str, tick: str) -> None:
+        ttl = int(self.settings.record_ttl * 1000)
+        record = json.dumps({"worker": identity(), "at": time.time()})
+        self.client.set(self._key("started", link, tick), record, px=ttl)
+
+    # -- link locks ----------------------------------------------------------------------
+
+    def lock_link(self, link: str, tick: str) -> Lease | None:
+        """The link's lock for ``tick``, or None when another transfer holds it."""
+        lease = self.settings.lock_lease
+        lock = self.client.lock(self._key("lock", link), timeout=lease, blocking=False,
+                                thread_local=False)
+        token = json.dumps({"tick": tick, "worker": identity()})
+        if not lock.acquire(token=token):
+            return None
+        return Lease(lock, f"link {link!r}", lease)
+
+    def holder(self, link: str) -> dict[str, Any] | None:
+        """Who holds the link's lock (``tick``, ``worker``), or None."""
+        raw = self.client.get(self._key("lock", link))
+        return None if raw is None else _loads(raw)
+
+    # -- beat ------------------------------------------------------------------------------
+
+    def lock_beat(self, pipeline: str) -> Lease | None:
+        """The beat lock, or None when another beat holds it."""
+        lease = self.settings.beat_lease
+        lock = self.client.lock(self.beat_key, timeout=lease, blocking=False,
+                                thread_local=False)
+        token = json.dumps({"worker": identity(), "since": time.time(), "pipeline": pipeline})
+        if not lock.acquire(token=token):
+            return None
+        return Lease(lock, "beat", lease)
+
+    def beat_holder(self) -> dict[str, Any] | None:
+        raw = self.client.get(self.beat_key)
+        return None if raw is None else _loads(raw)
+
+    def last_published(self, link: str) -> int | None:
+        raw = self.client.get(self._key("last", link))
+        try:
+            return None if raw is None else int(raw)
+        except ValueError:
+            return None
+
+    def set_published(self, link: str, tick_ms: int) -> None:
+        self.client.set(self._key("last", link), str(tick_ms))
+
+    def close(self) -> None:
+        try:
+            self.client.close()
+        except Exception:  # pragma: no cover - closing is best effort
+            pass
+
+
+def _loads(raw: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {"raw": raw}
+    return value if isinstance(value, dict) else {"raw": value}

@@ -1,0 +1,178 @@
+"""A real Redis server and real beat/worker processes for the databay-celery tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import redis
+
+HERE = Path(__file__).parent
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(check: Callable[[], T], timeout: float, what: str, step: float = 0.05) -> T:
+    """Poll ``check`` until it returns something truthy; AssertionError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(step)
+
+
+class RedisServer:
+    """``redis-server`` on 127.0.0.1 and a free port, no persistence, in the foreground."""
+
+    def __init__(self, workdir: Path) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed: run .ci/install-redis.sh "
+                               "(apt-get install redis-server)")
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.log = workdir / "redis.log"
+        self._out = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--daemonize", "no", "--dir", str(workdir)],
+            stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True)
+        client = redis.Redis.from_url(self.url)
+        try:
+            wait_until(lambda: self._ping(client), 15, "redis-server to answer PING")
+        except BaseException:
+            self.stop()
+            raise
+        finally:
+            client.close()
+
+    def _ping(self, client: Any) -> bool:
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"redis-server exited: {self.log.read_text()[-2000:]}")
+        try:
+            return bool(client.ping())
+        except redis.ConnectionError:
+            return False
+
+    def client(self) -> Any:
+        return redis.Redis.from_url(self.url, decode_responses=True)
+
+    def stop(self) -> None:
+        stop_process(self.proc)
+        self._out.close()
+
+
+def stop_process(proc: subprocess.Popen[bytes], grace: float = 10.0) -> None:
+    """SIGTERM the process group, SIGKILL it if it is still there after ``grace``."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            pass
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)  # anything left in the group
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(5)
+
+
+class Processes:
+    """Beat and worker subprocesses, each in its own process group, logs in files."""
+
+    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+        self.workdir = workdir
+        self.env = env
+        self.procs: list[subprocess.Popen[bytes]] = []
+        self.logs: dict[int, Path] = {}
+
+    def spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        log = self.workdir / f"{name}.log"
+        with open(log, "wb") as out:
+            proc = subprocess.Popen([sys.executable, *args], env=self.env, stdout=out,
+                                    stderr=subprocess.STDOUT, cwd=self.workdir,
+                                    start_new_session=True)
+        self.procs.append(proc)
+        self.logs[proc.pid] = log
+        return proc
+
+    def beat(self, name: str, pipeline: Path, *extra: str) -> subprocess.Popen[bytes]:
+        return self.spawn(name, "-m", "databay_celery", "beat", str(pipeline),
+                          "--log-level", "INFO", *extra)
+
+    def celery_worker(self, name: str, pool: str = "solo") -> subprocess.Popen[bytes]:
+        """A worker started by Celery's own command line."""
+        return self.spawn(name, "-m", "celery", "-A", "databay_celery.app", "worker",
+                          "--pool", pool, "--concurrency", "1", "--loglevel", "INFO",
+                          "--hostname", f"{name}@%h", "--without-gossip", "--without-mingle",
+                          "--without-heartbeat")
+
+    def planner_worker(self, name: str, pipeline: Path) -> subprocess.Popen[bytes]:
+        """A worker run by CeleryPlanner(role="worker") (what ``databay run`` uses)."""
+        return self.spawn(name, "-m", "databay_celery", "worker", str(pipeline),
+                          "--pool", "threads", "--concurrency", "2", "--hostname",
+                          f"{name}@localhost", "--log-level", "INFO")
+
+    def log_of(self, proc: subprocess.Popen[bytes]) -> str:
+        return self.logs[proc.pid].read_text(errors="replace")
+
+    def dump(self) -> str:
+        return "\n".join(f"--- {path.name} (pid {pid}) ---\n"
+                         f"{path.read_text(errors='replace')[-4000:]}"
+                         for pid, path in self.logs.items())
+
+    def stop_all(self) -> None:
+        for proc in reversed(self.procs):
+            stop_process(proc)
+
+
+def write_pipeline(path: Path, db: Path, links: list[str], interval: float = 1.0,
+                   delay: float = 0.0, slow_link: str | None = None) -> Path:
+    lines = ['[planner]', 'type = "CeleryPlanner"', '']
+    for name in links:
+        lines += ["[[links]]", f'name = "{name}"', f"interval = {interval}",
+                  "[[links.inlets]]", 'type = "_celery_nodes:TickInlet"',
+                  "[[links.outlets]]", 'type = "_celery_nodes:TickTableOutlet"',
+                  f'path = "{db}"', f"delay = {delay}"]
+        if slow_link is not None:
+            lines.append(f'slow_link = "{slow_link}"')
+        lines.append("")
+    path.write_text("\n".join(lines))
+    return path
+
+
+def process_env(redis_url: str, pipeline: Path, prefix: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("DATABAY_", "CELERY_", "PYTEST_"))}
+    src = str(HERE)
+    env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.update({"DATABAY_CELERY_BROKER": redis_url, "DATABAY_PIPELINE": str(pipeline),
+                "DATABAY_CELERY_PREFIX": prefix, "DATABAY_CELERY_QUEUE": f"{prefix}-queue",
+                "PYTHONUNBUFFERED": "1", **extra})
+    return env
+
+
+@contextlib.contextmanager
+def processes(workdir: Path, env: dict[str, str]) -> Iterator[Processes]:
+    procs = Processes(workdir, env)
+    try:
+        yield procs
+    finally:
+        procs.stop_all()
