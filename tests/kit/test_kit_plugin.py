@@ -12,7 +12,7 @@ from databay import Inlet, Update, plugins
 from databay.hookspecs import hookimpl
 from databay.testing import check_plugin, check_plugin_loads_lazily
 
-HEAVY = ["requests", "pymongo", "apscheduler", "schedule"]
+HEAVY = ["requests", "pymongo", "apscheduler", "schedule", "celery", "kombu"]
 
 
 @pytest.fixture
