@@ -47,7 +47,8 @@ def test_plugins_text_and_what_is_not_installed(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == f"builtins  (databay-core {version('databay-core')})"
-    assert "  outlets:  FileOutlet, NullOutlet, PrintOutlet" in lines
+    assert "  outlets:      FileOutlet, NullOutlet, PrintOutlet" in lines
+    assert "  state stores: FileStateStore, MemoryStateStore" in lines
     assert "  databay-http  (HttpInlet, HttpOutlet): pip install databay-http" in lines
     assert "  databay-planners  (ApsPlanner, APSPlanner, SchedulePlanner): " \
            "pip install databay-planners" in lines
