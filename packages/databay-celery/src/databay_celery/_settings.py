@@ -132,6 +132,7 @@ class Settings:
                              "DATABAY_CELERY_BROKER (or CELERY_BROKER_URL), e.g. "
                              "redis://host:6379/0 or rediss://... for TLS; keep credentials "
                              "in the environment, not in the pipeline file")
+        _check_url("broker_url", broker, _BROKER_SCHEMES)
         if "redis_url" not in values:
             if not isinstance(broker, str) or urlsplit(broker).scheme not in _REDIS_SCHEMES:
                 raise ValueError(f"the broker {redact(str(broker))!r} is not Redis: set "
