@@ -72,6 +72,18 @@ def main() -> None:
             for _ in range(n):
                 assert get(url).json() == expected
 
+        # The same requests calls HttpInlet makes: environment settings read once, not
+        # per request as Session.get does. Isolates HttpInlet's own overhead.
+        lean = requests.Session()
+        settings = lean.merge_environment_settings(url, {}, True, True, None)
+        prepare, send = lean.prepare_request, lean.send
+
+        def baseline_env_once(n: int) -> None:
+            for _ in range(n):
+                resp = send(prepare(requests.Request("GET", url)), timeout=(5, 30),
+                            **settings)
+                assert json.loads(resp.content) == expected
+
         def through_inlet(n: int) -> None:
             pull = inlet.pull
             for _ in range(n):
@@ -83,7 +95,8 @@ def main() -> None:
                 transfer()
 
         cases = {"requests.Session().get": baseline, "HttpInlet.pull": through_inlet,
-                 "Link.transfer (HttpInlet)": through_link}
+                 "Link.transfer (HttpInlet)": through_link,
+                 "requests, env read once": baseline_env_once}
         for run in cases.values():
             run(200)  # warm up connections and caches
         rates: dict[str, list[float]] = {name: [] for name in cases}
@@ -94,6 +107,7 @@ def main() -> None:
                 rates[name].append(args.pulls / (time.perf_counter() - started))
         inlet.try_shutdown()
         session.close()
+        lean.close()
     finally:
         child.terminate()
         child.wait(10)
@@ -104,6 +118,11 @@ def main() -> None:
     for name, values in rates.items():
         median = statistics.median(values)
         print(f"{name:28s} {median:8.0f} pulls/s  ratio {median / base:5.3f}")
+    lean_paired = statistics.median(
+        inlet / plain for inlet, plain in zip(rates["HttpInlet.pull"],
+                                              rates["requests, env read once"], strict=True))
+    print(f"median of per-round ratios HttpInlet.pull / requests (env read once): "
+          f"{lean_paired:.3f}")
     paired = statistics.median(
         inlet / plain for inlet, plain in zip(rates["HttpInlet.pull"],
                                               rates["requests.Session().get"], strict=True))
