@@ -118,6 +118,7 @@ class BasePlanner(ABC):
         self._stopped = threading.Event()
         self._stopped.set()
         self._finisher: threading.Thread | None = None
+        self._in_start_planner = False
         self._local = threading.local()
         if shutdown_at_exit:
             ref = weakref.ref(self)
@@ -255,13 +256,23 @@ class BasePlanner(ABC):
                 self._local.working = False
                 self._release(None)
             if proceed:
+                with self._cond:
+                    self._in_start_planner = True
                 try:
                     self._start_planner()
                 except BaseException:
                     self.shutdown(wait=False)
                     raise
-                with self._cond:
-                    stopping = self._stopping
+                finally:
+                    with self._cond:
+                        self._in_start_planner = False
+                        stopping = self._stopping
+                        finish = (self._phase == _STOPPING and self._inflight == 0
+                                  and not self._finishing)
+                        if finish:
+                            self._finishing = True
+                if finish:  # shutdown(wait=False) left the nodes to this thread
+                    self._finish()
                 if not stopping:  # a planner whose _start_planner does not block
                     return
             self._stopped.wait()
@@ -304,9 +315,11 @@ class BasePlanner(ABC):
             if not inside:
                 self._stopped.wait()
             return
-        # without wait, shutting the nodes down must not hold the caller up either
+        # without wait, shutting the nodes down must not hold the caller up either: the
+        # last transfer in flight does it, or start()'s thread, or a thread of its own
         with self._cond:
-            finish = self._inflight == 0 and not self._finishing
+            finish = (self._inflight == 0 and not self._finishing
+                      and not self._in_start_planner)
             if finish:
                 self._finishing = True
         if finish:

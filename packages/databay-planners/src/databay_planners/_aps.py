@@ -185,24 +185,29 @@ class ApsPlanner(PooledPlanner):
             self._done.clear()
             self._scheduler.start()
         self._done.wait()
+        self._teardown(wait=False)
 
     def _shutdown_planner(self, wait: bool = True) -> None:
         with self._links_lock, self._lock:
             self._stop_requested = True
-            scheduler = self._scheduler
-            started = scheduler.running
-            if started:
-                scheduler.remove_all_jobs()  # nothing is due any more
+            if self._scheduler.running:
+                self._scheduler.remove_all_jobs()  # nothing is due any more
             for link in self._group_of:
                 link.set_job(None)
             self._groups.clear()
             self._group_of.clear()
-        try:
-            if started:
-                scheduler.shutdown(wait=False)  # its jobs only hand over transfers
-            self._close_pool(wait)
-        finally:
-            self._done.set()
+        self._done.set()
+        if wait:
+            self._teardown(wait=True)
+        # else start()'s thread tears down: shutdown(wait=False) must return at once
+
+    def _teardown(self, wait: bool) -> None:
+        with self._lock:
+            scheduler = self._scheduler
+        if scheduler.running:
+            with contextlib.suppress(RuntimeError):  # SchedulerNotRunningError: done
+                scheduler.shutdown(wait=False)  # its jobs only hand transfers over
+        self._close_pool(wait)
 
     def __repr__(self) -> str:
         return f"ApsPlanner(threads:{self._threads})"

@@ -63,6 +63,7 @@ class PooledPlanner(BasePlanner):
 
     _threads: int
     _pool: ThreadPoolExecutor | None = None
+    _last_pool: ThreadPoolExecutor | None = None
 
     @property
     def threads(self) -> int:
@@ -77,11 +78,12 @@ class PooledPlanner(BasePlanner):
         for _ in range(self._threads):
             pool.submit(barrier.wait)
         barrier.wait()
-        self._pool = pool
+        self._pool = self._last_pool = pool
 
     def _close_pool(self, wait: bool) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
+        self._pool = None  # ticks hand nothing over from now on
+        pool = self._last_pool
+        if pool is not None:  # repeated: a later wait=True still joins the threads
             pool.shutdown(wait=wait)
 
     def _tick(self, link: Link) -> None:

@@ -155,6 +155,7 @@ class SchedulePlanner(PooledPlanner):
         finally:
             with self._lock:
                 self._running = False
+            self._close_pool(wait=False)
 
     def _loop(self) -> None:
         heap = self._heap
@@ -205,7 +206,9 @@ class SchedulePlanner(PooledPlanner):
             self._heap.clear()
             self._due.clear()
         self._wake.set()
-        self._close_pool(wait)
+        if wait:
+            self._close_pool(wait=True)
+        # else the scheduling thread closes the pool as it leaves: return at once
 
     def __repr__(self) -> str:
         return (f"SchedulePlanner(threads:{self._threads}, "
