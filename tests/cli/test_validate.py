@@ -53,6 +53,10 @@ BAD_FILES = {
     "zero interval": (link().replace('"5s"', "0"),
                       ["bad.toml: link 'orders', key 'interval': invalid interval 0: it must "
                        "be more than zero"]),
+    "interval the planner cannot honour": (
+        link().replace('"5s"', "0.0001") + "\n[planner]\ntype = 'SchedulePlanner'\n",
+        ["bad.toml: link 'orders', key 'interval': SchedulePlanner cannot honour the interval",
+         "accepted: 0.001 s to"]),
     "unknown link key": (link(extra="copy_record = false"),
                          ["bad.toml: link 'orders', key 'copy_record': unknown key (did you "
                           "mean 'copy_records'?); a link accepts: name, interval, tags"]),

@@ -25,7 +25,7 @@ from databay import plugins
 from databay.base_planner import BasePlanner
 from databay.cli._errors import CliError, ConfigError, PipelineError
 from databay.delivery import RetryPolicy, StateStore
-from databay.errors import PluginNotFoundError
+from databay.errors import PluginNotFoundError, ScheduleIntervalError
 from databay.inlet import Inlet
 from databay.link import Link
 from databay.outlet import Outlet
@@ -306,7 +306,31 @@ class _Builder:
         if links and not any(isinstance(t, dict) and t.get("enabled", True) is not False
                              for t in links):
             self.error("", "links", "every link has enabled = false: nothing to run")
+        if need_planner:
+            self.schedulable(pipeline)
         return pipeline
+
+    def schedulable(self, pipeline: Pipeline) -> None:
+        """Let the planner schedule every link (not started: nothing runs), so that an
+        interval it cannot honour is reported now."""
+        if pipeline.planner_cls is None or not pipeline.links:
+            return
+        try:
+            planner = pipeline.planner_cls(**pipeline.planner_kwargs)
+        except Exception:
+            return  # reported with [planner]
+        try:
+            for spec in pipeline.links:
+                try:
+                    planner.add_links(spec.link)
+                except ScheduleIntervalError as exc:
+                    self.error(f"link {spec.name!r}", "interval", str(exc), exc)
+                except Exception as exc:
+                    self.error(f"link {spec.name!r}", None, f"{pipeline.planner_name} cannot "
+                               f"schedule it: {type(exc).__name__}: {exc}", exc)
+        finally:
+            with contextlib.suppress(Exception):
+                planner.purge()
 
     # -- planner -------------------------------------------------------------------------
 

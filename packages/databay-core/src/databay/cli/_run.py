@@ -66,6 +66,7 @@ class StopRequest:
         self.event = threading.Event()
         self.reason: str | None = None
         self.forced = False
+        self.signals = 0
         self._notify = notify
         self._previous: dict[int, Any] = {}
 
@@ -76,7 +77,8 @@ class StopRequest:
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         name = signal.Signals(signum).name
-        if self.event.is_set() and self.reason not in ("duration", "finished"):
+        self.signals += 1
+        if self.signals > 1:
             self.forced = True
             raise KeyboardInterrupt(f"{name} received again: stopping without waiting")
         self.request(name)
