@@ -16,7 +16,6 @@ from typing import Any
 
 from databay import Inlet, Outlet, Record
 from databay.link import Update
-
 from databay_celery import current_tick
 
 SCHEMA = """

@@ -145,3 +145,38 @@ def _wire(tick: str) -> str:
     """The tick as beat sends it (the record key), from the inlet's isoformat."""
     moment = datetime.datetime.fromisoformat(tick)
     return moment.isoformat(timespec="milliseconds")
+
+
+def test_prefork_child_killed_mid_transfer_is_rejected_and_redone(
+        redis_server: RedisServer, prefix: str, workdir: Path) -> None:
+    """Celery's default pool: the parent sees its child die and puts the message back
+    at once (reject_on_worker_lost), without waiting for the visibility timeout."""
+    db = workdir / "ticks.sqlite"
+    connect(str(db)).close()
+    pipeline = write_pipeline(workdir / "pipeline.toml", db, ["slow"], interval=2.0,
+                              delay=2.0)
+    env = process_env(redis_server.url, pipeline, prefix, DATABAY_CELERY_LOCK_LEASE="2",
+                      DATABAY_CELERY_POLL="0.3")
+    with processes(workdir, env) as procs:
+        parent = procs.spawn("prefork", "-m", "celery", "-A", "databay_celery.app", "worker",
+                             "--pool", "prefork", "--concurrency", "2", "--loglevel", "INFO",
+                             "--without-gossip", "--without-mingle", "--without-heartbeat")
+        try:
+            wait_until(lambda: len(_rows(db, "SELECT DISTINCT pid FROM lifecycle "
+                                             "WHERE event = 'start'")) >= 2,
+                       30, "both children to start their links")
+            procs.beat("beat", pipeline)
+            link, tick, child = wait_until(
+                lambda: _rows(db, "SELECT link, tick, pid FROM starts"), 20,
+                "a slow transfer to begin")[0]
+            assert child != parent.pid
+            os.kill(child, signal.SIGKILL)
+            redone = wait_until(lambda: _rows(db, "SELECT pid FROM ticks WHERE link = ? "
+                                                  "AND tick = ?", link, tick),
+                                20, f"tick {tick} to be redone", step=0.2)
+            assert redone[0][0] not in (child, parent.pid)
+            assert parent.poll() is None
+        except BaseException:
+            print(procs.dump())
+            raise
+    assert _rows(db, "SELECT * FROM duplicates") == []

@@ -17,7 +17,6 @@ from databay import Inlet, Link, Outlet, Record, plugins
 from databay.delivery import FileStateStore
 from databay.hookspecs import hookimpl
 from databay.link import Update
-
 from databay_celery import Beat, BeatLockedError, CeleryPlanner, Schedule, Settings, current_tick
 from databay_celery._app import make_app
 from databay_celery._guard import Guard

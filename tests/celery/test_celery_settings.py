@@ -7,7 +7,6 @@ import sys
 
 import pytest
 from databay import plugins
-
 from databay_celery import CeleryPlanner, Settings
 from databay_celery._settings import redact
 

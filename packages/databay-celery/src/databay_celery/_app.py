@@ -62,7 +62,6 @@ def _pool_name(worker: Any) -> str:
     return str(name).rsplit(".", 1)[-1].lower()
 
 
-@signals.worker_init.connect
 def _on_worker_init(sender: Any = None, **kwargs: Any) -> None:
     if not _is_databay(sender) or registry.owned:
         return
@@ -71,24 +70,20 @@ def _on_worker_init(sender: Any = None, **kwargs: Any) -> None:
         registry.start()
 
 
-@signals.worker_process_init.connect
 def _on_process_init(**kwargs: Any) -> None:
-    if registry.owned or registry.source is None and not _has_pipeline():
+    if registry.owned or (registry.source is None and not _has_pipeline()):
         return
     registry.start()  # a prefork child builds and starts its own links
 
 
-@signals.worker_shutting_down.connect
 def _on_shutting_down(**kwargs: Any) -> None:
     registry.interrupt()
 
 
-@signals.worker_process_shutdown.connect
 def _on_process_shutdown(**kwargs: Any) -> None:
     registry.shutdown()
 
 
-@signals.worker_shutdown.connect
 def _on_worker_shutdown(sender: Any = None, **kwargs: Any) -> None:
     registry.shutdown()
 
@@ -98,6 +93,13 @@ def _is_databay(worker: Any) -> bool:
     if app is None or TASK_NAME not in app.tasks:
         return False
     return getattr(app.tasks[TASK_NAME], "databay_settings", None) is not None
+
+
+signals.worker_init.connect(_on_worker_init, weak=False)
+signals.worker_process_init.connect(_on_process_init, weak=False)
+signals.worker_shutting_down.connect(_on_shutting_down, weak=False)
+signals.worker_process_shutdown.connect(_on_process_shutdown, weak=False)
+signals.worker_shutdown.connect(_on_worker_shutdown, weak=False)
 
 
 def _has_pipeline() -> bool:

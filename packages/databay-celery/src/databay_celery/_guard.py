@@ -11,6 +11,7 @@ Keys (``P`` is the settings' prefix):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -170,10 +171,8 @@ class Guard:
         self.client.set(self._key("last", link), str(tick_ms))
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # closing is best effort
             self.client.close()
-        except Exception:  # pragma: no cover - closing is best effort
-            pass
 
 
 def _loads(raw: str) -> dict[str, Any]:

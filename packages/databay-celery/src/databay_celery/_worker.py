@@ -82,7 +82,6 @@ def run_tick(task: Any, link_name: Any, tick: Any) -> str:
 
 
 def _guarded(guard: Guard, link: Any, name: str, tick: str, when: datetime.datetime) -> str:
-    settings = guard.settings
     if guard.done(name, tick) is not None:
         _LOGGER.info("tick %s of link %r already ran: redelivery ignored", tick, name)
         return "duplicate"
