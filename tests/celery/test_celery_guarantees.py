@@ -249,6 +249,9 @@ def test_second_beat_refused_standby_takes_over_on_the_same_grid(
                 beat.guard.close()
     ticks = [args[1] for args, _, _ in _queued(redis_server.client(), settings.queue)]
     assert len(ticks) == len(set(ticks)), "no tick published twice across the takeover"
+    millis = sorted(round(datetime.datetime.fromisoformat(t).timestamp() * 1000)
+                    for t in ticks)
+    assert millis == list(range(millis[0], millis[-1] + 1, 300)), "no tick missed either"
 
 
 class _Hooks:
@@ -288,3 +291,33 @@ def test_planner_worker_runs_ticks_and_fires_hooks(settings: Settings) -> None:
     assert outlet.got == [datetime.datetime.fromisoformat(format_tick(tick)).isoformat()]
     assert hooks.finished == ["hooked"]
     assert not link.outlets[0].active, "nodes shut down with the planner"
+
+
+def test_beat_publishes_a_short_gap_late_and_drops_an_old_one(
+        settings: Settings, redis_server: RedisServer, caplog: pytest.LogCaptureFixture) -> None:
+    guard = Guard(settings)
+    now = int(time.time() * 1000) // 500 * 500
+    guard.set_published("near", now - 1500)  # the previous beat died 3 ticks ago
+    guard.set_published("far", now - 60_000)  # no beat for a minute
+    guard.close()
+    schedules = {"near": Schedule("near", 500, True), "far": Schedule("far", 500, True)}
+    beat = Beat(make_app(settings), settings, schedules, "p.toml")
+    stop = threading.Event()
+    thread = threading.Thread(target=beat.run, args=(stop,))
+    thread.start()
+    try:
+        wait_until(lambda: beat.published >= 8, 5, "eight ticks")
+    finally:
+        stop.set()
+        thread.join(5)
+        beat.guard.close()
+    sent: dict[str, list[int]] = {"near": [], "far": []}
+    for (name, tick), _, _ in _queued(redis_server.client(), settings.queue):
+        sent[name].append(round(datetime.datetime.fromisoformat(tick).timestamp() * 1000))
+    near, far = sorted(sent["near"]), sorted(sent["far"])
+    assert near[:3] == [now - 1000, now - 500, now], "the gap's ticks, published late"
+    assert near == list(range(near[0], near[-1] + 1, 500))
+    # a minute of ticks is not replayed: only those within the catch-up window
+    assert far[0] >= now - beat.catch_up_ms - 500
+    assert far == list(range(far[0], far[-1] + 1, 500))
+    assert "were not published in time" in caplog.text

@@ -117,23 +117,30 @@ class Beat:
             self.leading.clear()
             lease.release()
 
+    @property
+    def catch_up_ms(self) -> int:
+        """How late a tick may still be published: ticks missed during a takeover or a
+        stall shorter than this are published late; older ones are logged as missed."""
+        return int(self.settings.beat_lease * 2000)
+
+    def _catch_up(self, name: str, at: int, interval: int, now: int) -> int:
+        oldest = now - self.catch_up_ms
+        if at >= oldest:
+            return at
+        missed = -(-(oldest - at) // interval)
+        _LOGGER.warning("link %r: %d tick(s) from %s were not published in time (no beat "
+                        "ran, or beat was stalled) and are dropped", name, missed,
+                        format_tick(at))
+        return at + missed * interval
+
     def _start_points(self) -> dict[str, int]:
         now = _now_ms()
         points: dict[str, int] = {}
         for name, s in self.schedules.items():
             current = now // s.interval_ms * s.interval_ms
             last = self.guard.last_published(name)
-            if last is not None and last >= current:
-                points[name] = last + s.interval_ms
-            elif last is not None and last + s.interval_ms >= current:
-                points[name] = current  # the next tick of the previous beat, now
-            elif last is not None:
-                missed = (current - last) // s.interval_ms - 1
-                _LOGGER.warning("link %r: no beat ran for %d tick(s) (%s to %s); "
-                                "publishing from the current tick on", name, missed,
-                                format_tick(last + s.interval_ms),
-                                format_tick(current - s.interval_ms))
-                points[name] = current
+            if last is not None:  # continue the previous beat's ticks
+                points[name] = self._catch_up(name, last + s.interval_ms, s.interval_ms, now)
             else:
                 points[name] = current if s.immediate else current + s.interval_ms
         return points
@@ -169,13 +176,8 @@ class Beat:
                                   exc)
                     stop.wait(self.settings.poll)
                     break
-                at += s.interval_ms
-                behind = (_now_ms() - at) // s.interval_ms
-                if behind > 0:
-                    _LOGGER.warning("beat fell behind on link %r: %d tick(s) not published",
-                                    name, behind)
-                    at += behind * s.interval_ms
-                points[name] = at
+                points[name] = self._catch_up(name, at + s.interval_ms, s.interval_ms,
+                                              _now_ms())
 
     def publish(self, name: str, at: int) -> None:
         """Send one tick message, then note it as the link's last published tick."""
