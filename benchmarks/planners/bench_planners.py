@@ -18,9 +18,11 @@ Each scenario runs in a fresh interpreter so that none disturbs another.
 from __future__ import annotations
 
 import argparse
+import gc
 import heapq
 import json
 import math
+import statistics
 import subprocess
 import sys
 import threading
@@ -121,6 +123,7 @@ def busy(kind: str, n: int, seconds: float) -> dict[str, Any]:
     planner = make_planner(kind, links)
     stamp = _StartStamp()
     plugins.register(stamp, name="bench-start-stamp")
+    gc.collect()  # the full pass that setting up makes due would otherwise land in the run
     thread = threading.Thread(target=planner.start)
     cpu0 = time.process_time()
     wall0 = time.time()
@@ -192,6 +195,7 @@ def idle(kind: str, n: int, seconds: float) -> dict[str, Any]:
     time.sleep(0.2)
     scheduled = tracemalloc.get_traced_memory()[0]
     tracemalloc.stop()  # tracing would inflate the idle CPU figure
+    gc.collect()  # the full pass that setting up makes due would otherwise land below
     cpu0, wall0 = time.process_time(), time.time()
     time.sleep(seconds)
     cpu_pct = 100.0 * (time.process_time() - cpu0) / (time.time() - wall0)
@@ -217,12 +221,30 @@ def run_child(*args: str) -> dict[str, Any]:
     return result
 
 
+def _load() -> str:
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def _row(label: str, r: dict[str, Any], base: dict[str, Any]) -> None:
+    print(f"{label:13} {r['achieved_pct']:9.2f} {r['late_p50_ms']:7.2f} {r['late_p99_ms']:7.2f} "
+          f"{r['late_max_ms']:7.2f} {r['cpu_pct']:6.1f} {r['shutdown_ms']:11.2f} "
+          f"{r['late_p99_ms'] / base['late_p99_ms']:8.2f} "
+          f"{r['cpu_pct'] / base['cpu_pct']:8.2f}"
+          + ("  DUPLICATES" if r["duplicates"] else "")
+          + ("  THREAD LEFT RUNNING" if r["thread_alive"] else ""))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.5)
     parser.add_argument("--links", type=int, default=100)
     parser.add_argument("--idle-links", type=int, default=2000)
     parser.add_argument("--idle-seconds", type=float, default=3.0)
+    parser.add_argument("--repeat", type=int, default=3, help="busy runs per planner")
     parser.add_argument("--child", nargs=2, metavar=("SCENARIO", "KIND"))
     args = parser.parse_args()
     if args.child:
@@ -235,22 +257,31 @@ def main() -> None:
         return
 
     kinds = ["baseline", "aps", "schedule"]
-    print(f"busy: {args.links} links at {INTERVAL} s for {args.seconds} s "
-          f"(lateness against the ideal grid)")
-    print(f"{'planner':10} {'achieved%':>9} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
-          f"{'CPU%':>6} {'shutdown ms':>11} {'p99/base':>8} {'CPU/base':>8}")
-    busy_results = {k: run_child("busy", k, "--links", str(args.links),
-                                 "--seconds", str(args.seconds)) for k in kinds}
-    base = busy_results["baseline"]
-    for k, r in busy_results.items():
-        print(f"{k:10} {r['achieved_pct']:9.2f} {r['late_p50_ms']:7.2f} {r['late_p99_ms']:7.2f} "
-              f"{r['late_max_ms']:7.2f} {r['cpu_pct']:6.1f} {r['shutdown_ms']:11.2f} "
-              f"{r['late_p99_ms'] / base['late_p99_ms']:8.2f} "
-              f"{r['cpu_pct'] / base['cpu_pct']:8.2f}"
-              + ("  DUPLICATES" if r["duplicates"] else "")
-              + ("  THREAD LEFT RUNNING" if r["thread_alive"] else ""))
+    print(f"busy: {args.links} links at {INTERVAL} s for {args.seconds} s, {args.repeat} runs "
+          f"each (lateness against the ideal grid); load average {_load()}")
+    header = (f"{'planner':13} {'achieved%':>9} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} "
+              f"{'CPU%':>6} {'shutdown ms':>11} {'p99/base':>8} {'CPU/base':>8}")
+    print(header)
+    runs: dict[str, list[dict[str, Any]]] = {k: [] for k in kinds}
+    for _ in range(args.repeat):
+        for k in kinds:  # interleaved, so that load changes hit every planner alike
+            runs[k].append(run_child("busy", k, "--links", str(args.links),
+                                     "--seconds", str(args.seconds)))
+    for i in range(args.repeat):
+        base = runs["baseline"][i]
+        for k in kinds:
+            _row(f"{k} #{i + 1}", runs[k][i], base)
+    print("median of the runs:")
+    medians = {k: {key: statistics.median(r[key] for r in runs[k])
+                   for key in ("achieved_pct", "late_p50_ms", "late_p99_ms", "late_max_ms",
+                               "cpu_pct", "shutdown_ms", "duplicates")}
+               for k in kinds}
+    for k in kinds:
+        _row(k, {**medians[k], "thread_alive": any(r["thread_alive"] for r in runs[k])},
+             medians["baseline"])
     print()
-    print(f"idle: {args.idle_links} links at 60 s for {args.idle_seconds} s")
+    print(f"idle: {args.idle_links} links at 60 s for {args.idle_seconds} s; "
+          f"load average {_load()}")
     print(f"{'planner':10} {'planner B/link':>14} {'link B/link':>11} {'idle CPU%':>9} "
           f"{'shutdown ms':>11}")
     for k in kinds:

@@ -419,7 +419,10 @@ class BasePlanner(ABC):
                 if link is not None and not self._allow_overlap:
                     self._busy.discard(link)
                 self._cond.notify_all()
-            finish = self._phase == _STOPPING and self._inflight == 0 and not self._finishing
+            # while start() is inside _start_planner, its thread finishes on the way out:
+            # the planner may still be tidying up there
+            finish = (self._phase == _STOPPING and self._inflight == 0 and not self._finishing
+                      and not self._in_start_planner)
             if finish:
                 self._finishing = True
         if finish:

@@ -153,8 +153,7 @@ class SchedulePlanner(PooledPlanner):
         try:
             self._loop()
         finally:
-            with self._lock:
-                self._running = False
+            self._cancel_jobs()
             self._close_pool(wait=False)
 
     def _loop(self) -> None:
@@ -195,20 +194,24 @@ class SchedulePlanner(PooledPlanner):
                 self._wake.wait(timeout)
 
     def _shutdown_planner(self, wait: bool = True) -> None:
-        with self._links_lock, self._lock:
+        with self._lock:
             self._stop_requested = True
             self._running = False
-            # cancel this planner's jobs; start() schedules the links anew
+        self._wake.set()
+        if wait:
+            self._close_pool(wait=True)
+        # the scheduling thread cancels the jobs as it leaves: shutdown(wait=False)
+        # returns at once, and start() returns only after that
+
+    def _cancel_jobs(self) -> None:
+        with self._links_lock, self._lock:
+            self._running = False
             self._scheduler.clear()
             for link in self._jobs:
                 link.set_job(None)
             self._jobs.clear()
             self._heap.clear()
             self._due.clear()
-        self._wake.set()
-        if wait:
-            self._close_pool(wait=True)
-        # else the scheduling thread closes the pool as it leaves: return at once
 
     def __repr__(self) -> str:
         return (f"SchedulePlanner(threads:{self._threads}, "
