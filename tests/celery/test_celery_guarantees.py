@@ -321,3 +321,25 @@ def test_beat_publishes_a_short_gap_late_and_drops_an_old_one(
     assert far[0] >= now - beat.catch_up_ms - 500
     assert far == list(range(far[0], far[-1] + 1, 500))
     assert "were not published in time" in caplog.text
+
+
+def test_bad_messages_are_refused_and_logged(settings: Settings,
+                                            caplog: pytest.LogCaptureFixture) -> None:
+    from databay_celery._registry import registry
+    from databay_celery._worker import TASK_NAME
+
+    owner = object()
+    outlet = ListOutlet()
+    registry.install({"known": Link(TickInlet(), outlet, interval=1, tags="k")}, owner)
+    try:
+        task = make_app(settings).tasks[TASK_NAME]
+        tick, _ = _tick()
+        assert task("unknown", tick) == "unknown"
+        assert "no enabled link of that name (links: known" in caplog.text
+        assert task("known", "yesterday") == "invalid"
+        assert task("known", 1700000000) == "invalid"
+        assert "must be an ISO 8601 string, got 'yesterday'" in caplog.text
+        assert task("known", tick) == "ok"
+        assert len(outlet.got) == 1
+    finally:
+        registry.uninstall(owner)

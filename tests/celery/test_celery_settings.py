@@ -41,6 +41,7 @@ def test_settings_other_broker_needs_a_redis_url() -> None:
     ({"poll": "fast"}, "poll.*positive"),
     ({"queue": "a queue"}, "queue"),
     ({"broker_url": "http://x"}, "unsupported URL"),
+    ({"record_ttl": 100}, "record_ttl.*longer than visibility_timeout"),
 ])
 def test_settings_refuse_bad_values(given: dict[str, object], match: str) -> None:
     with pytest.raises(ValueError, match=match):
@@ -84,6 +85,7 @@ def test_planner_construction_needs_no_broker(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     planner = CeleryPlanner(role="beat", queue="pipeline-a")
     assert planner.role == "beat"
+    assert not planner.runs_transfers and CeleryPlanner().runs_transfers
     with pytest.raises(ValueError, match="DATABAY_CELERY_BROKER"):
         planner.settings()
 

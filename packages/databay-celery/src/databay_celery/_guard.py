@@ -94,7 +94,8 @@ class Guard:
     def __init__(self, settings: Settings, client: Any = None) -> None:
         self.settings = settings
         self.client: Any = client if client is not None else redis.Redis.from_url(
-            settings.redis_url, decode_responses=True, health_check_interval=30)
+            settings.redis_url, decode_responses=True, health_check_interval=30,
+            socket_timeout=10, socket_connect_timeout=10)
         self._p = settings.prefix
 
     # -- keys --------------------------------------------------------------------------

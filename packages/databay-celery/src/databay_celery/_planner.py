@@ -154,6 +154,11 @@ class CeleryPlanner(BasePlanner):
         return self._role
 
     @property
+    def runs_transfers(self) -> bool:
+        """False for beat: it only publishes ticks, so its links' nodes need not start."""
+        return self._role == "worker"
+
+    @property
     def pipeline(self) -> str | None:
         return self._pipeline
 

@@ -99,6 +99,11 @@ class Settings:
             raise ValueError("databay-celery settings 'lock_lease' and 'beat_lease' must be "
                              f"at least 1 second, got {self.lock_lease!r} and "
                              f"{self.beat_lease!r}")
+        if self.record_ttl <= self.visibility_timeout + self.lock_lease:
+            raise ValueError(f"databay-celery setting 'record_ttl' ({self.record_ttl:g} s) must "
+                             f"be longer than visibility_timeout + lock_lease "
+                             f"({self.visibility_timeout + self.lock_lease:g} s): a message "
+                             f"delivered again after its tick's record expired runs again")
         _check_url("broker_url", self.broker_url, _BROKER_SCHEMES)
         _check_url("redis_url", self.redis_url, _REDIS_SCHEMES)
 

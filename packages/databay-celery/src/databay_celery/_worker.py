@@ -98,10 +98,27 @@ def _guarded(guard: Guard, link: Any, name: str, tick: str, when: datetime.datet
                             "lost): running it again", tick, name, before.get("worker"))
         guard.mark_started(name, tick)
         status, info = _transfer(link, name, tick, when)
-        guard.mark_done(name, tick, status=status, redo=before is not None, **info)
+        _record_done(guard, name, tick, status=status, redo=before is not None, **info)
         return status if before is None else f"{status} (redone)"
     finally:
         lease.release()
+
+
+def _record_done(guard: Guard, name: str, tick: str, **info: Any) -> None:
+    """Record a tick that ran; Redis gets a few tries (while we still hold the lock), since
+    a tick without its record would run again if its message came again."""
+    deadline = time.monotonic() + guard.settings.lock_lease / 2
+    while True:
+        try:
+            guard.mark_done(name, tick, **info)
+            return
+        except redis.RedisError as exc:
+            if time.monotonic() > deadline:
+                _LOGGER.error("tick %s of link %r ran (%s) but could not be recorded, so a "
+                              "redelivered message would run it again: %r", tick, name,
+                              info.get("status"), exc)
+                return
+            time.sleep(min(guard.settings.poll, 0.5))
 
 
 def _busy(guard: Guard, link: Any, name: str, tick: str, when: datetime.datetime) -> str:
