@@ -51,8 +51,20 @@ class FailingInlet(Inlet):
         raise ConnectionError("the source is down")
 
 
-class NotANode:
-    pass
+class RefusingOutlet(Outlet):
+    def push(self, records, update):
+        if records:
+            raise ConnectionError("the database is down")
+
+
+def only_even(records):
+    return [r for r in records if r.payload["value"] % 2 == 0]
+
+
+def tenfold(records):
+    for r in records:
+        r.payload["value"] *= 10
+    return records
 '''
 
 RUN_TIMEOUT = 30.0

@@ -65,13 +65,13 @@ def test_demo_pulls_readings_into_csv_files(tmp_path: Path) -> None:
     out = tmp_path / "demo-out"
     readings = csv_rows(out / "readings.csv")
     assert readings[0] == ["sensor", "seq", "time", "temperature_c", "humidity_pct"]
-    assert len(readings) - 1 >= 3 * 3  # three sensors, at least three transfers
+    assert len(readings) - 1 >= 2 * 3  # three sensors, at least two transfers in 3 s
     assert [int(row[1]) for row in readings[1:]] == list(range(1, len(readings)))
     assert {row[0] for row in readings[1:]} == {"greenhouse-1", "greenhouse-2", "cellar"}
-    assert len({row[3] for row in readings[1:]}) > 3  # the readings change
+    assert len({row[3] for row in readings[1:]}) > 3  # the temperatures change
     devices = csv_rows(out / "devices.csv")
     assert devices[0] == ["sensor", "time", "battery_pct", "rssi_dbm", "uptime_s"]
-    assert len(devices) - 1 >= 3
+    assert len(devices) - 1 >= 3  # every 2 s
     transfers = (len(readings) - 1) // 3
     assert (f"  readings: {transfers} transfers, {3 * transfers} records pulled, "
             f"{3 * transfers} pushed, 0 errors") in done.stdout

@@ -278,6 +278,47 @@ default_filepath = "${CHOSEN_DIR:-unused}/readings.csv"
     assert not (tmp_path / "unused").exists()
 
 
+def test_processors_retry_and_dead_letter_from_the_file(
+        tmp_path: Path, source: JsonSource, nodes_dir: Path) -> None:
+    source.per_request = 4  # values 10, 11, 12, 13
+    write(tmp_path, """
+[[links]]
+name = "orders"
+interval = "1m"
+processors = ["clinodes:only_even"]
+
+[links.retry]
+attempts = 2
+backoff = 0.0
+
+[links.dead_letter]
+type = "FileOutlet"
+default_filepath = "dead.txt"
+
+[[links.inlets]]
+type = "HttpInlet"
+url = "${SOURCE_URL}"
+
+[[links.outlets]]
+type = "CsvOutlet"
+default_filepath = "kept.csv"
+processors = "clinodes:tenfold"
+
+[[links.outlets]]
+type = "clinodes:RefusingOutlet"
+""")
+    done = databay("run", "pipeline.toml", "--once", cwd=tmp_path,
+                   env=cli_env({"SOURCE_URL": source.url}, pythonpath=nodes_dir))
+    assert done.returncode == 0, done.stderr  # the dead-letter outlet took the refused records
+    assert csv_rows(tmp_path / "kept.csv") == [["n", "item", "value"], ["1", "0", "100"],
+                                               ["1", "2", "120"]]
+    dead = (tmp_path / "dead.txt").read_text().splitlines()
+    assert [eval(line)["value"] for line in dead] == [10, 12]  # copies: not ten times
+    assert source.count == 1
+    assert "orders: 1 transfer, 4 records pulled, 2 pushed, 2 dead-lettered, 0 errors" \
+        in done.stdout
+
+
 def test_live_status_redraws_in_place_on_a_terminal(
         tmp_path: Path, source: JsonSource) -> None:
     if sys.platform == "win32":

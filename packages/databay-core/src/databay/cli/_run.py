@@ -23,6 +23,7 @@ from databay.cli._status import (
     LinkStats,
     StatusTracker,
     make_display,
+    unhandled_errors,
 )
 
 __all__ = ["Outcome", "StopRequest", "cli_logging", "run_pipeline"]
@@ -187,9 +188,10 @@ def _once(pipeline: Pipeline, stop: StopRequest, debug: bool) -> Outcome:
                         "link %r: transfer failed: %r", spec.name, exc, exc_info=exc)
             failures.append(f"link {spec.name!r}: transfer failed: {type(exc).__name__}: {exc}")
             continue
-        if result.errors:
+        count = unhandled_errors(result)
+        if count:
             last = result.errors[-1]
-            failures.append(f"link {spec.name!r}: {len(result.errors)} error(s) (ignored by "
+            failures.append(f"link {spec.name!r}: {count} error(s) (ignored by "
                             f"the link): {type(last).__name__}: {last}")
     if skipped:
         failures.append(f"stopped by {stop.reason} before link(s) "

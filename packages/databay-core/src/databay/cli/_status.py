@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from databay.link import Link, TransferResult, Update
 
 __all__ = ["LineDisplay", "LinkStats", "LiveDisplay", "NullDisplay", "StatusTracker",
-           "make_display", "summary_lines"]
+           "make_display", "summary_lines", "unhandled_errors"]
 
 
 @dataclass
@@ -40,6 +40,7 @@ class LinkStats:
     pulled: int = 0  #: records the inlets produced
     pushed: int = 0  #: records the outlets accepted (counted once per outlet)
     undelivered: int = 0  #: records an outlet did not accept
+    dead_lettered: int = 0  #: records sent to the link's dead-letter outlet instead
     running: int = 0  #: transfers in flight
     last_at: float | None = None  #: wall-clock time the last transfer ended
     last_duration: float | None = None
@@ -119,12 +120,13 @@ class StatusTracker:
             stats.pulled += result.pulled
             stats.pushed += sum(result.pushed.values())
             stats.undelivered += sum(result.undelivered.values())
-            errors = len(result.errors)
+            stats.dead_lettered += sum(getattr(result, "dead_lettered", {}).values())
+            errors = unhandled_errors(result)
             if error is not None:
                 stats.failed += 1
                 errors = max(errors, 1) if error in result.errors else errors + 1
             stats.errors += errors
-            if error is not None or result.errors:
+            if error is not None or errors:
                 shown = error if error is not None else result.errors[-1]
                 stats.last_error = f"{type(shown).__name__}: {shown}"
             stats.last_at = time.time()
@@ -134,12 +136,19 @@ class StatusTracker:
             listener(copy, update, result, error)
 
 
+def unhandled_errors(result: TransferResult) -> int:
+    """Errors of a transfer, less those whose records went to the dead-letter outlet."""
+    return max(0, len(result.errors) - int(getattr(result, "_handled", 0)))
+
+
 def summary_lines(stats: list[LinkStats]) -> list[str]:
     """One line per link: transfers, records and errors."""
     lines = []
     for s in stats:
         failed = f" ({s.failed} failed)" if s.failed else ""
         undelivered = f", {s.undelivered} undelivered" if s.undelivered else ""
+        if s.dead_lettered:
+            undelivered += f", {s.dead_lettered} dead-lettered"
         lines.append(f"  {s.name}: {s.transfers} transfer{'s' * (s.transfers != 1)}{failed}, "
                      f"{s.pulled} record{'s' * (s.pulled != 1)} pulled, {s.pushed} pushed"
                      f"{undelivered}, {s.errors} error{'s' * (s.errors != 1)}")
@@ -208,7 +217,11 @@ class LineDisplay(Display):
                     f"{type(error).__name__}: {error}")
         else:
             pushed = sum(result.pushed.values())
-            errors = f", {len(result.errors)} ignored error(s)" if result.errors else ""
+            count = unhandled_errors(result)
+            errors = f", {count} ignored error(s)" if count else ""
+            dead = sum(getattr(result, "dead_lettered", {}).values())
+            if dead:
+                errors += f", {dead} dead-lettered"
             line = (f"{head}: {result.pulled} record(s) pulled, {pushed} pushed{errors} "
                     f"in {_ms(result.duration)} (total: {stats.transfers} transfers, "
                     f"{stats.pulled} records, {stats.errors} errors)")
