@@ -394,3 +394,39 @@ slow_from = 1
     assert err.splitlines()[-1] == ("databay: error: interrupted: stopped without waiting "
                                     "for transfers in flight")
     assert "Traceback" not in err
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_sigterm_ends_a_retry_wait_of_once(
+        tmp_path: Path, nodes_dir: Path, processes: Processes) -> None:
+    write(tmp_path, """
+[[links]]
+name = "orders"
+interval = "1m"
+
+[links.retry]
+attempts = 5
+backoff = 30.0
+jitter = false
+
+[[links.inlets]]
+type = "RandomIntInlet"
+
+[[links.outlets]]
+type = "clinodes:RefusingOutlet"
+""")
+    proc = processes.start("run", "pipeline.toml", "--once", "--log-level", "WARNING",
+                           cwd=tmp_path, env=cli_env(pythonpath=nodes_dir))
+    assert proc.stderr is not None
+    for _ in range(20):
+        line = proc.stderr.readline()
+        if "retrying in" in line:
+            break
+    assert "failed (attempt 1 of 5), retrying in 30.00 s" in line
+    began = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=15)
+    assert time.monotonic() - began < 10
+    assert proc.returncode == 1
+    assert err.splitlines()[-1] == ("databay: error: link 'orders': transfer failed: "
+                                    "ConnectionError: the database is down")

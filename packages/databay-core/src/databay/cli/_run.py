@@ -25,6 +25,9 @@ from databay.cli._status import (
     make_display,
     unhandled_errors,
 )
+from databay.inlet import Inlet
+from databay.link import Link
+from databay.outlet import Outlet
 
 __all__ = ["Outcome", "StopRequest", "cli_logging", "run_pipeline"]
 
@@ -68,6 +71,8 @@ class StopRequest:
         self.reason: str | None = None
         self.forced = False
         self.signals = 0
+        #: called (in a thread of its own) when a signal asks to stop
+        self.on_request: Callable[[], None] | None = None
         self._notify = notify
         self._previous: dict[int, Any] = {}
 
@@ -83,6 +88,12 @@ class StopRequest:
             self.forced = True
             raise KeyboardInterrupt(f"{name} received again: stopping without waiting")
         self.request(name)
+        # the handler may have interrupted code that holds a lock these need: not here
+        threading.Thread(target=self._after_signal, args=(name,), daemon=True).start()
+
+    def _after_signal(self, name: str) -> None:
+        if self.on_request is not None:
+            self.on_request()
         if self._notify is not None:
             self._notify(f"databay: {name} received: stopping once the transfers in flight "
                          f"finish (press Ctrl-C again to stop at once)")
@@ -104,11 +115,17 @@ class StopRequest:
         self._previous.clear()
 
 
+def _nodes(link: Link) -> list[Inlet | Outlet]:
+    dead_letter = getattr(link, "dead_letter", None)
+    return [*link.inlets, *link.outlets, *([dead_letter] if dead_letter is not None else [])]
+
+
 def _start_nodes(pipeline: Pipeline) -> str | None:
-    """Start every node of the enabled links; the first failure, as a one-line reason."""
+    """Start every node of the enabled links, one by one so that a failure names its
+    node; the first failure, as a one-line reason."""
     for spec in pipeline.enabled_links:
         link = spec.link
-        for node in [*link.inlets, *link.outlets]:
+        for node in _nodes(link):
             try:
                 node.try_start()
             except Exception as exc:
@@ -117,12 +134,16 @@ def _start_nodes(pipeline: Pipeline) -> str | None:
                 if link.ignore_exceptions:
                     continue
                 return f"link {spec.name!r}: starting {node!r} failed: {type(exc).__name__}: {exc}"
+        try:
+            link.on_start()  # the nodes are active already: this readies the link itself
+        except Exception as exc:
+            return f"link {spec.name!r}: starting failed: {type(exc).__name__}: {exc}"
     return None
 
 
 def _shutdown_nodes(pipeline: Pipeline) -> None:
     for spec in pipeline.links:
-        for node in [*spec.link.inlets, *spec.link.outlets]:
+        for node in _nodes(spec.link):
             try:
                 node.try_shutdown()
             except Exception as exc:
@@ -171,6 +192,13 @@ def run_pipeline(
 
 
 def _once(pipeline: Pipeline, stop: StopRequest, debug: bool) -> Outcome:
+    def interrupt() -> None:
+        # ends a retry wait at once, as planners do at shutdown
+        for spec in pipeline.enabled_links:
+            with contextlib.suppress(AttributeError):
+                spec.link.interrupt()
+
+    stop.on_request = interrupt
     failure = _start_nodes(pipeline)
     if failure is not None:
         return Outcome(EXIT_FAILED, failure)
