@@ -48,11 +48,11 @@ def run(args: argparse.Namespace) -> int:
     links = pipeline.enabled_links
     began = time.monotonic()
     what = "once" if args.once else f"on {pipeline.planner_name}"
-    limit = f" for {args.duration:g} s" if args.duration else ""
+    limit = f" of {args.duration:g}" if args.duration else ""
 
     def title() -> str:
-        return (f"databay run {args.pipeline}: {_plural(len(links), 'link')} {what}{limit}, "
-                f"{time.monotonic() - began:.0f} s (Ctrl-C to stop)")
+        return (f"databay run {args.pipeline}: {_plural(len(links), 'link')} {what}, "
+                f"{time.monotonic() - began:.0f}{limit} s (Ctrl-C to stop)")
 
     outcome = run_pipeline(pipeline, once=args.once, duration=args.duration,
                            status=args.status,
