@@ -21,10 +21,6 @@ def fresh_plugins() -> Iterator[None]:
     plugins._reset_for_tests()
     yield
     plugins._reset_for_tests()
-    for name in ("databay.inlets", "databay.outlets", "databay.planners"):
-        module = sys.modules[name]
-        for attr in [a for a in vars(module) if a[:1].isupper()]:
-            delattr(module, attr)
 
 
 @pytest.fixture
@@ -198,3 +194,64 @@ def test_loading_plugins_imports_no_heavy_library() -> None:
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def test_registration_mistakes_get_clear_messages(
+    site: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    install_dist(site, "databay-sloppy", "sloppy", "sloppy_plugin", """
+        from databay.hookspecs import hookimpl
+
+        @hookimpl
+        def databay_register_outlets():
+            return "databay.inlets.null_inlet:NullInlet"   # one string, and the wrong kind
+
+        def databay_register_inlet():   # misspelt: never called
+            return []
+    """)
+    with pytest.raises(TypeError, match="registers .*NullInlet.* as the outlet 'NullInlet', "
+                                        "but it is not a subclass of Outlet"):
+        plugins.resolve("outlet", "NullInlet")
+    assert "databay_register_inlet() matches no databay hook" in caplog.text
+    assert "did you mean 'databay_register_inlets'?" in caplog.text
+
+
+def test_unimportable_lazy_reference_names_the_plugin(site: Path) -> None:
+    install_dist(site, "databay-typo", "typo", "typo_plugin", """
+        from databay.hookspecs import hookimpl
+
+        @hookimpl
+        def databay_register_inlets():
+            return ["typo_plugin:NoSuchInlet"]
+    """)
+    with pytest.raises(ImportError, match="plugin 'typo' registers the inlet 'NoSuchInlet' as "
+                                          "'typo_plugin:NoSuchInlet', which cannot be imported"):
+        plugins.resolve("inlet", "NoSuchInlet")
+
+
+def test_failed_plugins_are_named_when_a_name_is_missing(site: Path) -> None:
+    install_dist(site, "databay-broken", "broken", "broken_plugin", "raise RuntimeError('boom')")
+    with pytest.raises(ImportError, match=r"these databay plugins failed to load: broken "
+                                          r"\(databay-broken\): RuntimeError: boom"):
+        from databay.inlets import BrokenInlet  # type: ignore[attr-defined]  # noqa: F401
+
+
+def test_env_var_names_are_normalised(site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    install_dist(site, "databay-echo", "echo", "echo_plugin", PLUGIN.format(module="echo"))
+    monkeypatch.setenv("DATABAY_LOAD_PLUGINS", "Databay_Echo")
+    assert "EchoInlet" in plugins.available("inlet")
+
+
+def test_unregistering_forgets_cached_names(fresh_plugins: None) -> None:
+    class Temp:
+        @hookimpl
+        def databay_register_inlets(self) -> list[type]:
+            return [ListInlet]
+
+    plugins.register(Temp(), name="temp")
+    from databay.inlets import ListInlet as Found  # type: ignore[attr-defined]
+
+    assert Found is ListInlet
+    plugins.unregister("temp")
+    with pytest.raises(ImportError):
+        from databay.inlets import ListInlet as Gone  # type: ignore[attr-defined]  # noqa: F401

@@ -80,12 +80,13 @@ def test_a_plugin_whose_names_are_all_taken_registers_nothing(
     ({"databay_register_inlet": lambda: ["databay.inlets.null_inlet:NullInlet"]},
      "databay_register_inlet (did you mean databay_register_inlets?)"),
     ({"databay_register_inlets": lambda: ["databay.outlets.null_outlet:NullOutlet"]},
-     "registers <class 'databay.outlets.null_outlet.NullOutlet'> as the inlet NullOutlet, "
-     "but it is not a Inlet subclass"),
+     "registers <class 'databay.outlets.null_outlet.NullOutlet'> as the inlet 'NullOutlet', "
+     "but it is not a subclass of Inlet"),
     ({"databay_register_outlets": lambda: ["databay.outlets.null_outlet:NoSuchOutlet"]},
      "the outlet NoSuchOutlet of 'bad' could not be loaded"),
+    # a lone reference instead of a list is accepted, then found not importable
     ({"databay_register_planners": lambda: "databay.x:Planner"},
-     "registers no inlet, outlet or planner"),
+     "registers the planner 'Planner' as 'databay.x:Planner', which cannot be imported"),
 ])
 def test_registration_mistakes_are_named(
     register: Callable[..., str], hooks: dict[str, Callable[[], Any]], message: str

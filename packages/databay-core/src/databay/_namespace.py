@@ -14,6 +14,17 @@ from typing import Any
 from databay import plugins
 from databay.plugins import Kind
 
+# (module globals, name) of every class cached in a namespace, forgotten when the
+# registry changes (a plugin registered or unregistered at run time).
+_cached: list[tuple[dict[str, Any], str]] = []
+
+
+def forget() -> None:
+    """Drop the classes cached in namespace modules."""
+    while _cached:
+        module_globals, name = _cached.pop()
+        module_globals.pop(name, None)
+
 
 def make_getattr(
     kind: Kind, module_name: str, module_globals: dict[str, Any], only: str | None = None
@@ -36,9 +47,17 @@ def make_getattr(
                 except ImportError as exc:
                     raise ImportError(f"cannot import {module_name}.{name}: {exc}",
                                       name=module_name) from None
+            broken = plugins.failed()
+            if broken:
+                listed = "; ".join(f"{i.name} ({i.distribution or i.module}): {i.error}"
+                                   for i in broken)
+                raise ImportError(f"cannot import name {name!r} from {module_name!r}; note that "
+                                  f"these databay plugins failed to load: {listed}",
+                                  name=module_name)
             raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
         obj = provided.load()
         module_globals[name] = obj  # cached: the next access skips the registry
+        _cached.append((module_globals, name))
         return obj
 
     def __dir__() -> list[str]:

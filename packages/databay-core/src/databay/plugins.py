@@ -13,9 +13,11 @@ imported until a name is looked up or a hook is called. Environment switches:
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import logging
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
@@ -95,17 +97,49 @@ class Provided:
     _loaded: Any = None
 
     def load(self) -> type:
-        """Import (once) and return the class."""
+        """Import (once) and return the class.
+
+        Raises ImportError naming the plugin and the reference when it cannot be
+        imported, and TypeError when it is not a class of the right kind.
+        """
         if self._loaded is None:
-            if isinstance(self.ref, str):
-                module_name, _, attr = self.ref.partition(":")
-                obj: Any = importlib.import_module(module_name)
-                for part in attr.split("."):
-                    obj = getattr(obj, part)
-                self._loaded = obj
-            else:
-                self._loaded = self.ref
+            obj: Any = self.ref
+            if isinstance(obj, str):
+                module_name, _, attr = obj.partition(":")
+                try:
+                    obj = importlib.import_module(module_name)
+                    for part in attr.split("."):
+                        obj = getattr(obj, part)
+                except (ImportError, AttributeError) as exc:
+                    raise ImportError(
+                        f"plugin {self.plugin!r} registers the {self.kind} {self.name!r} as "
+                        f"{self.ref!r}, which cannot be imported: {exc}", name=self.name,
+                    ) from exc
+            base = _base_for(self.kind)
+            if not (isinstance(obj, type) and issubclass(obj, base)):
+                raise TypeError(
+                    f"plugin {self.plugin!r} registers {obj!r} as the {self.kind} "
+                    f"{self.name!r}, but it is not a subclass of {base.__name__}"
+                )
+            self._loaded = obj
         return self._loaded  # type: ignore[no-any-return]
+
+
+def _base_for(kind: Kind) -> type:
+    if kind == "inlet":
+        from databay.inlet import Inlet as base
+    elif kind == "outlet":
+        from databay.outlet import Outlet as base  # type: ignore[assignment]
+    elif kind == "planner":
+        from databay.base_planner import BasePlanner as base  # type: ignore[assignment]
+    else:
+        from databay.delivery import StateStore as base  # type: ignore[assignment]
+    return base
+
+
+def _normalise(name: str) -> str:
+    """Distribution names compare like pip compares them: ``databay_x`` is ``databay-x``."""
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 _lock = threading.RLock()
@@ -118,7 +152,7 @@ def _split_env(name: str) -> set[str] | None:
     raw = os.environ.get(name)
     if raw is None:
         return None
-    return {part.strip() for part in raw.split(",") if part.strip()}
+    return {_normalise(part.strip()) for part in raw.split(",") if part.strip()}
 
 
 def _entry_points() -> list[EntryPoint]:
@@ -126,9 +160,9 @@ def _entry_points() -> list[EntryPoint]:
 
 
 def _wanted(ep: EntryPoint, only: set[str] | None, disabled: set[str] | None) -> bool:
-    names = {ep.name}
+    names = {_normalise(ep.name)}
     if ep.dist is not None:
-        names.add(ep.dist.name)
+        names.add(_normalise(ep.dist.name))
     if disabled and names & disabled:
         return False
     return only is None or bool(names & only)
@@ -138,7 +172,16 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
     only = _split_env("DATABAY_LOAD_PLUGINS")
     disabled = _split_env("DATABAY_DISABLE_PLUGINS")
     for ep in _entry_points():
-        if pm.has_plugin(ep.name) or pm.is_blocked(ep.name) or not _wanted(ep, only, disabled):
+        if pm.is_blocked(ep.name) or not _wanted(ep, only, disabled):
+            continue
+        if pm.has_plugin(ep.name):
+            taken = _infos.get(ep.name)
+            if ep.name == "builtins" or (taken is not None and taken.module != ep.value):
+                _LOGGER.warning(
+                    "databay plugin %r of %s skipped: the name is already taken by %s",
+                    ep.name, ep.dist.name if ep.dist else ep.value,
+                    (taken.distribution or taken.module) if taken else "another plugin",
+                )
             continue
         dist = ep.dist
         info = PluginInfo(
@@ -178,8 +221,23 @@ def get_plugin_manager() -> pluggy.PluginManager:
                 "builtins", "databay-core", __version__, "databay._builtins"
             )
             _load_entry_points(pm)
+            _check_hook_names(pm)
             _pm = pm
         return _pm
+
+
+def _check_hook_names(pm: pluggy.PluginManager) -> None:
+    """Warn about ``databay_*`` functions that match no hook (a misspelt hook is never
+    called, which is otherwise silent)."""
+    specs = {n for n in dir(hookspecs) if n.startswith("databay_")}
+    for name, plugin in pm.list_name_plugin():
+        for attr in dir(plugin):
+            if attr.startswith("databay_") and attr not in specs and callable(
+                    getattr(plugin, attr, None)):
+                close = difflib.get_close_matches(attr, sorted(specs), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                _LOGGER.warning("databay plugin %r: %s() matches no databay hook and is never "
+                                "called%s", name, attr, hint)
 
 
 def register(plugin: object, name: str | None = None) -> str:
@@ -189,6 +247,7 @@ def register(plugin: object, name: str | None = None) -> str:
         registered = pm.register(plugin, name=name)
         if registered is None:
             raise ValueError(f"plugin {name or plugin!r} is blocked and was not registered")
+        _check_hook_names(pm)
         _infos[registered] = PluginInfo(registered, module=getattr(plugin, "__name__", None))
         _invalidate()
         return registered
@@ -212,6 +271,9 @@ def unregister(name_or_plugin: str | object) -> None:
 def _invalidate() -> None:
     global _registry
     _registry = None
+    from databay import _namespace
+
+    _namespace.forget()
     from databay import link
 
     link._hook_cache.clear()
@@ -251,7 +313,12 @@ def _build_registry(pm: pluggy.PluginManager) -> dict[Kind, dict[str, Provided]]
             if hook is None:
                 continue
             try:
-                refs = list(hook() or ())
+                returned = hook()
+                if returned is None:
+                    returned = ()
+                elif isinstance(returned, (str, type)):  # one class instead of a list
+                    returned = [returned]
+                refs = list(returned)
                 named = [(_ref_name(ref), ref) for ref in refs]
             except Exception as exc:
                 _LOGGER.warning("databay plugin %r failed to register its %ss: %s",
@@ -324,6 +391,12 @@ def resolve(kind: Kind, name: str) -> type:
     raise LookupError(f"no {kind} named {name!r} is installed (installed {kind}s: {known})")
 
 
+def failed() -> list[PluginInfo]:
+    """Plugins whose module raised when it was loaded (each also logged)."""
+    get_plugin_manager()
+    return [info for info in _infos.values() if info.error]
+
+
 def plugins() -> list[PluginInfo]:
     """Every plugin the manager knows, loaded or failed, with what each provides."""
     for kind in KINDS:
@@ -338,7 +411,9 @@ def _reset_for_tests() -> None:
         _pm = None
         _registry = None
         _infos.clear()
-        from databay import link
+        from databay import _namespace, link
+
+        _namespace.forget()
 
         link._hook_cache.clear()
 
