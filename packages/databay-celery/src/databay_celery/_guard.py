@@ -35,22 +35,62 @@ def identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
+class _Renewer:
+    """One daemon thread per process renewing every held lease every third of it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._leases: set[Lease] = set()
+        self._wake = threading.Condition(self._lock)
+        self._thread: threading.Thread | None = None
+        self._pid = 0
+
+    def add(self, lease: Lease) -> None:
+        with self._lock:
+            self._leases.add(lease)
+            if self._thread is None or self._pid != os.getpid() or not self._thread.is_alive():
+                self._pid = os.getpid()
+                self._thread = threading.Thread(target=self._run, name="databay-leases",
+                                                daemon=True)
+                self._thread.start()
+            self._wake.notify()
+
+    def discard(self, lease: Lease) -> None:
+        with self._lock:
+            self._leases.discard(lease)
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                now = time.monotonic()
+                due = [lease for lease in self._leases if lease.renew_at <= now]
+                pending = [lease.renew_at for lease in self._leases if lease.renew_at > now]
+                if not due:
+                    self._wake.wait(min(pending, default=now + 5.0) - now)
+                    continue
+            for lease in due:
+                lease._renew_once()
+
+
+_renewer = _Renewer()
+
+
 class Lease:
-    """A held Redis lock, renewed every third of its lease by a thread until released."""
+    """A held Redis lock, renewed every third of its lease (by one shared thread) until
+    released."""
 
     def __init__(self, lock: Any, what: str, lease: float) -> None:
         self._lock = lock
         self._what = what
         self._lease = lease
-        self._stop = threading.Event()
+        self.renew_at = time.monotonic() + lease / 3
         self.lost = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._released = False
+        self._mutex = threading.Lock()
 
     def keep(self) -> Lease:
-        """Start renewing the lease in a background thread."""
-        self._thread = threading.Thread(target=self._renew, name=f"databay-lease-{self._what}",
-                                        daemon=True)
-        self._thread.start()
+        """Renew the lease in the background until :meth:`release`."""
+        _renewer.add(self)
         return self
 
     def renew(self) -> bool:
@@ -62,22 +102,28 @@ class Lease:
             return False
         return True
 
-    def _renew(self) -> None:
-        while not self._stop.wait(self._lease / 3):
+    def _renew_once(self) -> None:
+        with self._mutex:
+            if self._released:
+                return
+            self.renew_at = time.monotonic() + self._lease / 3
             try:
-                if not self.renew():
-                    _LOGGER.error("the lock of %s expired before it was renewed (was this "
-                                  "process paused for longer than its lease?): another "
-                                  "process may hold it now", self._what)
+                if self.renew():
                     return
             except redis.RedisError as exc:
                 _LOGGER.warning("renewing the lock of %s failed, retrying: %r", self._what, exc)
+                self.renew_at = time.monotonic() + min(1.0, self._lease / 10)
+                return
+        _renewer.discard(self)
+        _LOGGER.error("the lock of %s expired before it was renewed (was this process paused "
+                      "for longer than its lease?): another process may hold it now",
+                      self._what)
 
     def release(self) -> None:
         """Stop renewing and release the lock (if still held)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
+        _renewer.discard(self)
+        with self._mutex:
+            self._released = True
         try:
             self._lock.release()
         except LockError:
@@ -113,6 +159,14 @@ class Guard:
         """The record of a finished tick, or None."""
         raw = self.client.get(self._key("done", link, tick))
         return None if raw is None else _loads(raw)
+
+    def records(self, link: str, tick: str) -> tuple[dict[str, Any] | None,
+                                                     dict[str, Any] | None]:
+        """The tick's done and started records, in one round trip."""
+        done, started = self.client.mget(self._key("done", link, tick),
+                                         self._key("started", link, tick))
+        return (None if done is None else _loads(done),
+                None if started is None else _loads(started))
 
     def mark_done(self, link: str, tick: str, **info: Any) -> None:
         ttl = int(self.settings.record_ttl * 1000)

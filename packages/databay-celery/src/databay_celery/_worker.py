@@ -82,17 +82,18 @@ def run_tick(task: Any, link_name: Any, tick: Any) -> str:
 
 
 def _guarded(guard: Guard, link: Any, name: str, tick: str, when: datetime.datetime) -> str:
-    if guard.done(name, tick) is not None:
-        _LOGGER.info("tick %s of link %r already ran: redelivery ignored", tick, name)
-        return "duplicate"
     lease = guard.lock_link(name, tick)
     if lease is None:
+        if guard.done(name, tick) is not None:
+            _LOGGER.info("tick %s of link %r already ran: redelivery ignored", tick, name)
+            return "duplicate"
         return _busy(guard, link, name, tick, when)
     try:
         lease.keep()
-        if guard.done(name, tick) is not None:  # finished while we took the lock
+        done, before = guard.records(name, tick)
+        if done is not None:
+            _LOGGER.info("tick %s of link %r already ran: redelivery ignored", tick, name)
             return "duplicate"
-        before = guard.started(name, tick)
         if before is not None:
             _LOGGER.warning("tick %s of link %r: its transfer on %s did not finish (worker "
                             "lost): running it again", tick, name, before.get("worker"))
