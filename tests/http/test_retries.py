@@ -4,6 +4,7 @@ honouring Retry-After; waits are cut short by close()/on_shutdown."""
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import time
 from email.utils import formatdate
@@ -34,7 +35,8 @@ def test_failing_then_recovering_server(server: LocalServer, status: int, caplog
     Link(inlet, outlet, interval=1).transfer()
     assert [r.payload for r in outlet.records] == [1, 2]
     assert len(server.requests_to("/flaky")) == 3
-    warnings = [r.getMessage() for r in caplog.records if r.name == "databay.HttpInlet"]
+    warnings = [r.getMessage() for r in caplog.records
+                if r.name == "databay.HttpInlet" and r.levelno == logging.WARNING]
     assert len(warnings) == 2
     assert f"HTTP {status}" in warnings[0] and "retry 1 of 3" in warnings[0]
     inlet.close()
