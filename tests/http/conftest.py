@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import socket
 import ssl
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -66,3 +68,20 @@ def all_logs(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixt
     caplog.set_level(logging.DEBUG)
     yield caplog
     databay.setLevel(old)
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_behind() -> Iterator[None]:
+    """Every thread a test starts (servers, handlers, workers) is stopped by its end.
+    databay's shared event loop thread and its executor belong to databay-core."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + 5
+
+    def leftover() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t not in before and t.is_alive()
+                and not t.name.startswith(("databay-loop", "asyncio_"))]
+
+    while leftover() and time.monotonic() < deadline:
+        leftover()[0].join(0.05)
+    assert leftover() == [], f"threads left running: {leftover()}"
