@@ -50,8 +50,10 @@ def test_plugins_text_and_what_is_not_installed(tmp_path: Path) -> None:
     assert "  outlets:      FileOutlet, NullOutlet, PrintOutlet" in lines
     assert "  state stores: FileStateStore, MemoryStateStore" in lines
     assert "  databay-http  (HttpInlet, HttpOutlet): pip install databay-http" in lines
-    assert "  databay-planners  (ApsPlanner, APSPlanner, SchedulePlanner): " \
-           "pip install databay-planners" in lines
+    planners = [line for line in lines if line.startswith("  databay-planners  (")]
+    assert len(planners) == 1
+    assert "SchedulePlanner" in planners[0]
+    assert planners[0].endswith("): pip install databay-planners")
     data = json.loads(databay("plugins", "--json", cwd=tmp_path,
                               env=cli_env({"DATABAY_LOAD_PLUGINS": ""})).stdout)
     assert [p["name"] for p in data["plugins"]] == ["builtins"]
