@@ -15,7 +15,8 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from copy import copy as _copy
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
 from databay import plugins
@@ -80,7 +81,7 @@ class StatusTracker:
     def snapshot(self) -> list[LinkStats]:
         """A copy of every link's counts, in the file's order."""
         with self._lock:
-            return [replace(stats) for stats in self._stats.values()]
+            return [_copy(stats) for stats in self._stats.values()]
 
     def last_failure(self) -> tuple[str, str] | None:
         """(link name, error) of the most recent failed transfer, if any."""
@@ -131,8 +132,11 @@ class StatusTracker:
                 stats.last_error = f"{type(shown).__name__}: {shown}"
             stats.last_at = time.time()
             stats.last_duration = result.duration
-            copy = replace(stats)
-        for listener in list(self.listeners):
+            listeners = self.listeners
+            if not listeners:
+                return
+            copy = _copy(stats)
+        for listener in list(listeners):
             listener(copy, update, result, error)
 
 
