@@ -128,6 +128,10 @@ class Processes:
                           "--pool", "threads", "--concurrency", "2", "--hostname",
                           f"{name}@localhost", "--log-level", "INFO")
 
+    def databay_run_worker(self, name: str, pipeline: Path) -> subprocess.Popen[bytes]:
+        """A worker run by the ``databay`` command (the pipeline's [planner] table)."""
+        return self.spawn(name, "-m", "databay", "run", str(pipeline), "--status", "lines")
+
     def log_of(self, proc: subprocess.Popen[bytes]) -> str:
         return self.logs[proc.pid].read_text(errors="replace")
 
@@ -143,7 +147,7 @@ class Processes:
 
 def write_pipeline(path: Path, db: Path, links: list[str], interval: float = 1.0,
                    delay: float = 0.0, slow_link: str | None = None) -> Path:
-    lines = ['[planner]', 'type = "CeleryPlanner"', '']
+    lines = ['[planner]', 'type = "CeleryPlanner"', 'role = "${DATABAY_ROLE:-worker}"', '']
     for name in links:
         lines += ["[[links]]", f'name = "{name}"', f"interval = {interval}",
                   "[[links.inlets]]", 'type = "_celery_nodes:TickInlet"',

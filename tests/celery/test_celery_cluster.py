@@ -47,7 +47,7 @@ def test_three_links_two_workers_each_tick_once(redis_server: RedisServer, prefi
     client = redis_server.client()
     with processes(workdir, env) as procs:
         w1 = procs.celery_worker("w1")
-        w2 = procs.planner_worker("w2", pipeline)
+        w2 = procs.databay_run_worker("w2", pipeline)
         try:
             # both workers built their links and started their nodes before any tick
             wait_until(lambda: len(_rows(db, "SELECT DISTINCT pid FROM lifecycle "
@@ -92,6 +92,12 @@ def test_three_links_two_workers_each_tick_once(redis_server: RedisServer, prefi
         assert ticks == list(range(ticks[0], last[name] + 1, 1000)), (name, ticks)
     pids = {pid for (pid,) in _rows(db, "SELECT DISTINCT pid FROM ticks")}
     assert pids == {w1.pid, w2.pid}, "both workers did work"
+    # the databay command's live status counted the transfers its worker ran (hooks)
+    summary = procs.log_of(w2)
+    for name in LINKS:
+        ran = _rows(db, "SELECT COUNT(*) FROM ticks WHERE link = ? AND pid = ?", name,
+                    w2.pid)[0][0]
+        assert f"{name}: {ran} transfers" in summary, (name, ran, summary[-2000:])
     # each link's outlet started once per worker process, shut down once when it stopped
     for pid in (w1.pid, w2.pid):
         events = [e for (e,) in _rows(db, "SELECT event FROM lifecycle WHERE pid = ? "
@@ -114,7 +120,7 @@ def test_worker_killed_mid_transfer_its_tick_is_redone(redis_server: RedisServer
     client = redis_server.client()
     with processes(workdir, env) as procs:
         w1 = procs.celery_worker("w1")
-        w2 = procs.celery_worker("w2")
+        w2 = procs.planner_worker("w2", pipeline)
         try:
             wait_until(lambda: len(_rows(db, "SELECT DISTINCT pid FROM lifecycle "
                                              "WHERE event = 'start'")) >= 2,
