@@ -58,18 +58,20 @@ def test_backoff_doubles(server: LocalServer) -> None:
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(gaps) == 3
     for gap, expected in zip(gaps, [0.05, 0.1, 0.2], strict=True):
-        assert expected * 0.9 <= gap < expected + 0.5
+        assert expected * 0.9 <= gap < expected + 1.5
     assert info.value.attempts == 4
     assert "(after 4 attempts)" in str(info.value) and "HTTP 503" in str(info.value)
 
 
 def test_max_backoff_caps_the_wait(server: LocalServer) -> None:
     server.reply("/busy", "busy", status=503)
-    with HttpInlet(server.url("/busy"), retries=3, backoff=0.05, max_backoff=0.06) as inlet, \
+    # uncapped, the waits would be 0.2 + 0.4 + 0.8 s; capped, 3 x 0.05 s
+    with HttpInlet(server.url("/busy"), retries=3, backoff=0.2, max_backoff=0.05) as inlet, \
             pytest.raises(HttpStatusError):
         inlet.pull(UPDATE)
     times = [seen.at for seen in server.requests_to("/busy")]
-    assert times[-1] - times[-2] < 0.5
+    assert len(times) == 4
+    assert times[-1] - times[0] < 1.0
 
 
 @pytest.mark.parametrize("kind", ["seconds", "date"])
@@ -89,7 +91,7 @@ def test_retry_after_beyond_total_timeout_gives_up_at_once(server: LocalServer) 
             pytest.raises(HttpStatusError, match="no retry: waiting 86400s would pass "
                                                  "total_timeout=5s"):
         inlet.pull(UPDATE)
-    assert time.monotonic() - started < 1
+    assert time.monotonic() - started < 3
     assert len(server.requests_to("/later")) == 1
 
 
@@ -142,7 +144,7 @@ def test_closing_interrupts_a_waiting_retry(server: LocalServer, stop: str) -> N
     inlet.close() if stop == "close" else inlet.try_shutdown()
     worker.join(5)
     assert not worker.is_alive()
-    assert time.monotonic() - started < 2
+    assert time.monotonic() - started < 5  # not the 60 s backoff
     assert isinstance(errors[0], HttpStatusError)
     assert "retry cancelled: HttpInlet was closed" in str(errors[0])
     assert len(server.requests_to("/busy")) == 1
