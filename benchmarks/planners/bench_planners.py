@@ -154,8 +154,9 @@ def busy(kind: str, n: int, seconds: float) -> dict[str, Any]:
         for t in inlet.stamps:
             if t > t_end:
                 continue
-            # slot k is due at t0 + k*INTERVAL; 10 ms of earliness is tolerated
-            k = math.floor((t - t0) / INTERVAL + 0.1)
+            # slot k is due at t0 + k*INTERVAL; 2 ms of earliness is tolerated (clock
+            # rounding), so a transfer up to 98 ms late still counts for its own slot
+            k = math.floor((t - t0 + 0.002) / INTERVAL)
             lateness.append(t - (t0 + k * INTERVAL))
             if k in slots:
                 duplicates += 1

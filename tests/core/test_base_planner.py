@@ -384,3 +384,17 @@ def test_shutdown_during_the_immediate_transfers_stops_before_scheduling() -> No
     assert later.count == 0, "an immediate transfer started after shutdown()"
     assert slow.count == 1 and slow.shutdowns == 1 and later.shutdowns == 1
     assert not planner.workers, "the planner scheduled after shutdown()"
+
+
+def test_a_failing_start_planner_raises_and_leaves_nothing_running() -> None:
+    class Broken(TinyPlanner):
+        def _start_planner(self) -> None:
+            raise RuntimeError("scheduler broke")
+
+    inlet = RecordingInlet()
+    planner = Broken(Link(inlet, RecordingOutlet(), INTERVAL), handle_signals=False)
+    for _ in range(2):  # and it can be started again
+        with pytest.raises(RuntimeError, match="scheduler broke"):
+            planner.start()
+        assert not planner.running
+        assert inlet.shutdowns == inlet.starts, "a started node was left running"

@@ -271,8 +271,8 @@ class BasePlanner(ABC):
                                   and not self._finishing)
                         if finish:
                             self._finishing = True
-                if finish:  # shutdown(wait=False) left the nodes to this thread
-                    self._finish()
+                    if finish:  # shutdown() left the tidying up to this thread
+                        self._finish()
                 if not stopping:  # a planner whose _start_planner does not block
                     return
             self._stopped.wait()
