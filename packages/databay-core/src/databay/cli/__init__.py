@@ -79,7 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="databay", parents=[common],
         description="Move data from inlets to outlets on a schedule.",
-        epilog="Run 'databay demo' to see it work; 'databay <command> --help' for details.")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="Run 'databay demo' to see it work; 'databay <command> --help' for details.\n"
+               "Exit codes: 0 success; 1 a transfer failed (--once) or the planner stopped on "
+               "a failure;\n2 bad command line, pipeline file or missing plugin; 130 forced "
+               "stop (second Ctrl-C).")
     parser.add_argument("--version", action="version", version=f"databay {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
