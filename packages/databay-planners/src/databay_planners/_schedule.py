@@ -183,7 +183,11 @@ class SchedulePlanner(PooledPlanner):
                     job.next_run = wall + datetime.timedelta(seconds=nxt - now)
                     func = job.job_func
                     if func is not None:
-                        func()  # _tick: claims and hands the transfer to the pool
+                        try:
+                            func()  # _tick: claims and hands the transfer to the pool
+                        except Exception as exc:  # the other links must go on
+                            _LOGGER.exception("%r: handing over a tick of %s raised: %r",
+                                              self, job.job_func, exc)
                 # measured after the hand-offs, so that they do not delay the next tick
                 timeout = heap[0][0] - time.monotonic() if heap else self._refresh_interval
             if missed:
