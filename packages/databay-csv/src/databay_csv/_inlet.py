@@ -43,6 +43,27 @@ class CsvCursor(NamedTuple):
     offset: int
 
 
+def _as_cursor(value: Any, where: str) -> CsvCursor | None:
+    """A cursor from a CsvCursor, its JSON list form or a dict; TypeError otherwise."""
+    if value is None:
+        return None
+    parts: Any = value
+    if isinstance(value, Mapping):
+        try:
+            parts = [value[key] for key in CsvCursor._fields]
+        except KeyError:
+            parts = None
+        if len(value) != 3:
+            parts = None
+    if (isinstance(parts, (tuple, list)) and len(parts) == 3
+            and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0
+                    for v in parts)):
+        return CsvCursor(*parts)
+    raise TypeError(f"{where} must be a CsvCursor, a [device, inode, offset] list or a "
+                    f"dict with the keys 'device', 'inode' and 'offset' (ints >= 0), "
+                    f"got {value!r}")
+
+
 class _NeedMore(Exception):
     """The parser ran out of complete lines."""
 
@@ -74,8 +95,12 @@ class CsvInlet(Inlet):
     :param fmtparams: other :mod:`csv` format parameters.
     :param max_rows: at most this many rows per pull (the rest come with later pulls);
         None for all.
-    :param cursor: a :attr:`cursor` saved earlier: resume after it if the file is still
-        the same file (same device and inode), else read the current file from its start.
+    :param cursor: a :attr:`cursor` saved earlier (or its JSON form, see :meth:`seek`):
+        resume after it if the file is still the same file (same device and inode), else
+        read the current file from its start.
+
+    Checkpoints: :attr:`cursor` and :meth:`seek` let a link with a state store commit
+    the position after each delivered transfer and resume from it after a restart.
     """
 
     def __init__(
@@ -93,7 +118,7 @@ class CsvInlet(Inlet):
         delimiter: str | None = None,
         fmtparams: Mapping[str, Any] | None = None,
         max_rows: int | None = None,
-        cursor: CsvCursor | None = None,
+        cursor: CsvCursor | Sequence[int] | Mapping[str, int] | None = None,
     ) -> None:
         super().__init__(metadata)
         path = check_path(filepath, "CsvInlet", "filepath")
@@ -120,18 +145,18 @@ class CsvInlet(Inlet):
             raise ValueError(f"{owner}(max_rows=...) must be a positive int or None, "
                              f"got {max_rows!r}")
         self.max_rows = max_rows
-        if cursor is not None and not (
-                isinstance(cursor, tuple) and len(cursor) == 3
-                and all(isinstance(v, int) and v >= 0 for v in cursor)):
-            raise TypeError(f"{owner}(cursor=...) must be a CsvCursor, got {cursor!r}")
+        saved = _as_cursor(cursor, f"{owner}(cursor=...)")
         self._lock = threading.Lock()
         self._file: IO[bytes] | None = None
         self._ident: tuple[int, int] | None = None
         self._offset = 0
         self._header: list[str] | None = self.fieldnames
-        if cursor is not None:
-            self._ident = (cursor[0], cursor[1])
-            self._offset = cursor[2]
+        # the file a pull saw rotated away, kept open until the next pull so that a
+        # link can seek back into it when that pull's records were not delivered
+        self._rotated: tuple[IO[bytes], tuple[int, int]] | None = None
+        if saved is not None:
+            self._ident = (saved.device, saved.inode)
+            self._offset = saved.offset
         elif self.start == "end":
             self._ident, self._offset = self._end_of(path)
 
@@ -156,27 +181,60 @@ class CsvInlet(Inlet):
 
     @property
     def cursor(self) -> CsvCursor | None:
-        """Where the next pull starts (None before the file was first seen)."""
+        """Where the next pull starts (None before the file was first seen). A
+        :class:`CsvCursor` is a tuple, so it is stored as the JSON list
+        ``[device, inode, offset]`` (see :meth:`seek`)."""
         with self._lock:
             if self._ident is None:
                 return None
             return CsvCursor(self._ident[0], self._ident[1], self._offset)
 
+    def seek(self, cursor: CsvCursor | Sequence[int] | Mapping[str, int] | None) -> None:
+        """Continue at ``cursor``, a value :attr:`cursor` returned before: a
+        :class:`CsvCursor`, its JSON form ``[device, inode, offset]``, or a dict with
+        those keys. None starts over as a new inlet does (the current file from its
+        start). If the cursor's file is no longer the file at the path, the current file
+        is read from its start; a file rotated away during the last pull is still open,
+        so a link can seek back into it and re-read what that pull returned."""
+        saved = _as_cursor(cursor, "CsvInlet.seek(cursor=...)")
+        with self._lock:
+            self._header = self.fieldnames  # read again from the file when it has one
+            if saved is None:
+                self._close()
+                self._drop_rotated()
+                self._ident, self._offset = None, 0
+                return
+            ident = (saved.device, saved.inode)
+            if ident != self._ident:
+                self._close()
+                if self._rotated is not None and self._rotated[1] == ident:
+                    self._file = self._rotated[0]
+                    self._rotated = None
+            self._drop_rotated()
+            self._ident, self._offset = ident, saved.offset
+
     def on_shutdown(self) -> None:
         """Close the file; the cursor is kept, so a restart goes on from it."""
         with self._lock:
             self._close()
+            self._drop_rotated()
 
     def _close(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
 
+    def _drop_rotated(self) -> None:
+        if self._rotated is not None:
+            self._rotated[0].close()
+            self._rotated = None
+
     # -- pull -----------------------------------------------------------------------
 
     def pull(self, update: Update) -> list[dict[Any, Any]]:
         """The rows appended since the last pull, as dicts."""
         with self._lock:
+            self._drop_rotated()  # the last pull was delivered or rewound by now
             rows: list[dict[Any, Any]] = []
             if self._file is None and not self._open():
                 return rows
@@ -189,7 +247,8 @@ class CsvInlet(Inlet):
                 ident = None
             if ident != self._ident:  # rotated away: what it held was read just above
                 self._leftover()
-                self._close()
+                assert self._file is not None and self._ident is not None
+                self._rotated, self._file = (self._file, self._ident), None
                 self._ident, self._offset = None, 0
                 self._header = self.fieldnames
                 if ident is not None and self._open():

@@ -339,7 +339,7 @@ class CsvOutlet(Outlet):
             return 0, None, True
         except OSError as exc:
             raise CsvWriteError(f"CsvOutlet cannot write to {path!r}, reading it failed: {exc}",
-                               path=path) from exc
+                               path=path, errno=exc.errno) from exc
         try:
             size = os.fstat(f.fileno()).st_size
             if size == 0:
@@ -358,7 +358,7 @@ class CsvOutlet(Outlet):
                 f"CSV: {exc}") from exc
         except OSError as exc:
             raise CsvWriteError(f"CsvOutlet cannot write to {path!r}, reading it failed: {exc}",
-                               path=path) from exc
+                               path=path, errno=exc.errno) from exc
         finally:
             f.close()
         if row and row[0].startswith("\ufeff"):
@@ -554,7 +554,7 @@ class CsvOutlet(Outlet):
                         if done else "")
                 raise CsvWriteError(
                     f"CsvOutlet could not write {plan.count} record(s) to {plan.path!r}: "
-                    f"{exc}{also}", path=plan.path) from exc
+                    f"{exc}{also}", path=plan.path, errno=exc.errno) from exc
             done.append(plan.path)
 
     def _write_one(self, plan: _Plan) -> None:

@@ -217,8 +217,10 @@ class HttpClient:
     # -- requests -----------------------------------------------------------------
 
     def request(self, method: str, *, data: bytes | None = None,
-                headers: Mapping[str, str] | None = None, read_body: bool = True) -> Response:
-        """Send with retries; return the response to a 2xx, or raise an HttpError."""
+                headers: Mapping[str, str] | None = None, read_body: bool = True,
+                params: Any = None) -> Response:
+        """Send with retries; return the response to a 2xx, or raise an HttpError.
+        ``params`` replaces the configured query parameters for this request."""
         deadline = time.monotonic() + self.total_timeout
         attempt = 0
         connect_timeout, read_timeout = self.timeout
@@ -233,7 +235,8 @@ class HttpClient:
                     method=method, url=self.url, attempts=attempt - 1)
             failure = self._attempt(
                 session, method, data, headers, read_body, attempt, deadline,
-                (min(connect_timeout, remaining), min(read_timeout, remaining)))
+                (min(connect_timeout, remaining), min(read_timeout, remaining)),
+                self.params if params is None else params)
             if isinstance(failure, Response):
                 return failure
             error = failure.error
@@ -256,12 +259,12 @@ class HttpClient:
     def _attempt(
         self, session: requests.Session, method: str, data: bytes | None,
         headers: Mapping[str, str] | None, read_body: bool, attempt: int, deadline: float,
-        timeout: tuple[float, float],
+        timeout: tuple[float, float], params: Any,
     ) -> Response | _Failure:
         url = self.url
         try:
             prepared = session.prepare_request(requests.Request(
-                method, url, params=self.params, data=data, headers=headers))
+                method, url, params=params, data=data, headers=headers))
             resp = session.send(prepared, timeout=timeout, allow_redirects=True,
                                 **self._send_settings)
         except requests.exceptions.TooManyRedirects:
@@ -272,7 +275,7 @@ class HttpClient:
         except requests.exceptions.SSLError as exc:
             return _Failure(HttpConnectionError(
                 self._describe(method, url, attempt, f"TLS error: {_reason(exc)}"),
-                method=method, url=url, attempts=attempt), retry=False)
+                method=method, url=url, attempts=attempt, transient=False), retry=False)
         except requests.exceptions.Timeout as exc:
             which = "connect" if isinstance(exc, requests.exceptions.ConnectTimeout) else "read"
             limit = timeout[0] if which == "connect" else timeout[1]
@@ -287,7 +290,7 @@ class HttpClient:
         except requests.exceptions.RequestException as exc:
             return _Failure(HttpConnectionError(
                 self._describe(method, url, attempt, f"request failed: {_reason(exc)}"),
-                method=method, url=url, attempts=attempt), retry=False)
+                method=method, url=url, attempts=attempt, transient=False), retry=False)
         final_url = check.strip_userinfo(resp.url)
         status = resp.status_code
         if status >= 300:

@@ -5,7 +5,9 @@ from __future__ import annotations
 import codecs
 import json as _json
 import logging
-from collections.abc import Collection
+import math
+import threading
+from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from databay import Inlet
@@ -33,6 +35,25 @@ __all__ = ["HttpInlet"]
 
 _LOGGER = logging.getLogger("databay.HttpInlet")
 
+Cursor = str | int | float
+_CURSOR_ACCEPTED = "a str, an int or a finite float (a JSON scalar), or None"
+
+
+def _cursor_value(value: Any, where: str) -> Cursor | None:
+    """``value`` if it can be a cursor (sent as a query parameter, stored as JSON)."""
+    if value is None or (isinstance(value, (str, int)) and not isinstance(value, bool)):
+        return value  # type: ignore[no-any-return]
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    raise TypeError(f"{where} must be {_CURSOR_ACCEPTED}, got "
+                    f"{type(value).__name__}: {value!r}")
+
+
+def _name(value: Any, owner: str, arg: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"{owner}({arg}=...) must be a non-empty str, got {value!r}")
+    return value
+
 
 class HttpInlet(Inlet):
     """Pulls data from an HTTP(S) endpoint with a GET on every transfer.
@@ -59,6 +80,18 @@ class HttpInlet(Inlet):
     :param verify: verify TLS certificates (default True); ``cacert`` adds a private CA.
     :param max_redirects: redirects followed before giving up (default 5).
     :param trust_env: let requests read proxies and ``.netrc`` from the environment.
+    :param cursor_param: incremental mode (needs ``json=True``): the query parameter
+        that carries the cursor, e.g. ``"since"``. Each pull sends
+        ``cursor_param=<cursor>`` when a cursor is set.
+    :param cursor_field: incremental mode: the key of the payload dicts whose largest
+        value becomes the cursor after a pull (unchanged when no record has it).
+    :param cursor: incremental mode: the cursor of the first pull (default None: no
+        parameter sent until records arrived).
+
+    Checkpoints: in incremental mode :attr:`cursor` and :meth:`seek` let a link with a
+    state store commit the cursor after each delivered transfer, re-read a batch that was
+    not delivered, and resume after a restart. Without ``cursor_param`` the cursor is
+    None and :meth:`seek` does nothing: a plain GET reads "now" and has no position.
 
     A session (connection pool) is opened by ``on_start`` and closed by ``on_shutdown``;
     an inlet pulled without them opens one on first use: call :meth:`close`, or use the
@@ -85,9 +118,36 @@ class HttpInlet(Inlet):
         verify: bool = True,
         max_redirects: int = DEFAULT_MAX_REDIRECTS,
         trust_env: bool = True,
+        cursor_param: str | None = None,
+        cursor_field: str | None = None,
+        cursor: Cursor | None = None,
     ) -> None:
         super().__init__(metadata)
         self._json = check.flag(json, "HttpInlet", "json")
+        if cursor_param is None and cursor_field is None:
+            if cursor is not None:
+                raise ValueError(f"HttpInlet(cursor={cursor!r}) needs cursor_param=... and "
+                                 f"cursor_field=... (the incremental mode)")
+        else:
+            if cursor_param is None or cursor_field is None:
+                given = "cursor_param" if cursor_field is None else "cursor_field"
+                raise ValueError(f"HttpInlet({given}=...) needs both cursor_param=... (the "
+                                 f"query parameter) and cursor_field=... (the record key)")
+            cursor_param = _name(cursor_param, "HttpInlet", "cursor_param")
+            cursor_field = _name(cursor_field, "HttpInlet", "cursor_field")
+            if not self._json:
+                raise ValueError("HttpInlet(cursor_param=..., json=False): the cursor is read "
+                                 "from JSON records; pass json=True")
+            names = (params.keys() if isinstance(params, Mapping)
+                     else [pair[0] for pair in params or () if isinstance(pair, (tuple, list))
+                           and len(pair) == 2])
+            if cursor_param in names:
+                raise ValueError(f"HttpInlet(cursor_param={cursor_param!r}): params already "
+                                 f"has {cursor_param!r}; pass its first value as cursor=...")
+        self._cursor_param = cursor_param
+        self._cursor_field = cursor_field
+        self._cursor = _cursor_value(cursor, "HttpInlet(cursor=...)")
+        self._cursor_lock = threading.Lock()
         self._client = HttpClient(
             "HttpInlet", url, params=params, headers=headers, cacert=cacert,
             timeout=timeout, total_timeout=total_timeout, retries=retries, backoff=backoff,
@@ -142,6 +202,35 @@ class HttpInlet(Inlet):
         """The open session, or None."""
         return self._client.session
 
+    @property
+    def cursor_param(self) -> str | None:
+        """The query parameter carrying the cursor (incremental mode), or None."""
+        return self._cursor_param
+
+    @property
+    def cursor_field(self) -> str | None:
+        """The record key the cursor is taken from (incremental mode), or None."""
+        return self._cursor_field
+
+    # -- checkpoints ----------------------------------------------------------------
+
+    @property
+    def cursor(self) -> Cursor | None:
+        """Incremental mode: the value the next pull sends as ``cursor_param`` (the
+        largest ``cursor_field`` seen so far), or None before any. Always None without
+        ``cursor_param``."""
+        with self._cursor_lock:
+            return self._cursor
+
+    def seek(self, cursor: Cursor | None) -> None:
+        """Incremental mode: make the next pull send ``cursor`` (None: no parameter).
+        Without ``cursor_param`` it does nothing."""
+        value = _cursor_value(cursor, "HttpInlet.seek(cursor=...)")
+        if self._cursor_param is None:
+            return
+        with self._cursor_lock:
+            self._cursor = value
+
     # -- lifecycle ------------------------------------------------------------------
 
     def on_start(self) -> None:
@@ -167,8 +256,44 @@ class HttpInlet(Inlet):
     def pull(self, update: Update) -> list[Any] | str:
         if _LOGGER.isEnabledFor(logging.DEBUG):
             _LOGGER.debug("%s pulling %s", update, self._client.url)
-        response = self._client.request("GET")
-        return self._parse(response, update)
+        if self._cursor_param is None:
+            return self._parse(self._client.request("GET"), update)
+        with self._cursor_lock:
+            cursor = self._cursor
+        params = self._client.params
+        if cursor is not None:
+            if isinstance(params, list):
+                params = [*params, (self._cursor_param, cursor)]
+            else:
+                params = {**(params or {}), self._cursor_param: cursor}
+        data = self._parse(self._client.request("GET", params=params), update)
+        assert isinstance(data, list)
+        latest = self._latest(data, cursor, update)
+        with self._cursor_lock:
+            self._cursor = latest
+        return data
+
+    def _latest(self, data: list[Any], cursor: Cursor | None, update: Update) -> Cursor | None:
+        """The largest ``cursor_field`` value among ``cursor`` and the records' payloads."""
+        field = self._cursor_field
+        latest = cursor
+        for item in data:
+            if not isinstance(item, dict) or item.get(field) is None:
+                continue
+            value = item[field]
+            try:
+                _cursor_value(value, "")
+                if latest is None or value > latest:
+                    latest = value
+            except TypeError:
+                raise InvalidResponseError(
+                    f"HttpInlet: GET {self._client.url}: cursor_field {field!r} must hold "
+                    f"strings or finite numbers that compare with each other, got "
+                    f"{value!r} after {latest!r}; the cursor stays at {cursor!r}",
+                    method="GET", url=self._client.url) from None
+        if latest != cursor and _LOGGER.isEnabledFor(logging.DEBUG):
+            _LOGGER.debug("%s cursor %r -> %r", update, cursor, latest)
+        return latest
 
     def _parse(self, response: Response, update: Update) -> list[Any] | str:
         body = response.body

@@ -168,7 +168,7 @@ class HttpOutlet(Outlet):
                 raise HttpDeliveryError(
                     f"{exc} ({left} of {total} record(s) not delivered)",
                     method=self._method, url=exc.url, undelivered=left, status=status,
-                    attempts=exc.attempts,
+                    attempts=exc.attempts, transient=exc.transient,
                 ) from exc
             sent += count
             if _LOGGER.isEnabledFor(logging.DEBUG):
