@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -388,3 +389,48 @@ def test_sigint_in_the_main_thread_shuts_down_gracefully(cls: type[BasePlanner])
     assert slow.concurrent == 0 and len(outlet.pushed) == slow.count
     assert slow.shutdowns == 1 and outlet.shutdowns == 1
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_schedule_planner_coalesces_ticks_it_could_not_run_in_time(
+        runner: Runner, caplog: pytest.LogCaptureFixture) -> None:
+    inlet = RecordingInlet()
+    planner = SchedulePlanner(link(inlet), threads=2, immediate_transfer=False)
+    runner.start(planner)
+    wait_until(lambda: inlet.count >= 1, what="a first transfer")
+    with planner._lock:  # the scheduling thread cannot run: 4 ticks fall due meanwhile
+        count = inlet.count
+        threading.Event().wait(4.5 * INTERVAL)
+        released = time.monotonic()
+    wait_until(lambda: inlet.count >= count + 3, what="runs after the stall")
+    wait_until(lambda: any("coalesced" in r.getMessage() for r in caplog.records),
+               what="the coalescing logged")
+    # one run for the missed ticks (plus perhaps the next grid tick), not a burst of four
+    burst = [t for t in inlet.pulls[count:] if t < released + 0.5 * INTERVAL]
+    assert 1 <= len(burst) <= 2, f"{len(burst)} runs right after the stall"
+
+
+@pytest.mark.parametrize("cls", PLANNERS)
+def test_failing_on_start_is_ignored_when_asked(cls: type[BasePlanner], runner: Runner,
+                                                caplog: pytest.LogCaptureFixture) -> None:
+    good = RecordingInlet()
+    bad = RecordingInlet(fail_start=True)
+    planner = cls([link(bad, tags="badstart"), link(good)], threads=2, ignore_exceptions=True)
+    runner.start(planner)
+    wait_until(lambda: good.count >= 2, what="the good link transferring")
+    assert planner.running
+    assert any("badstart" in r.getMessage() for r in caplog.records if r.levelno >= 40)
+
+
+@pytest.mark.parametrize("cls", PLANNERS)
+def test_purge_while_running_stops_every_link(cls: type[BasePlanner], runner: Runner) -> None:
+    inlets = [RecordingInlet(), RecordingInlet()]
+    planner = cls([link(i) for i in inlets], threads=2, immediate_transfer=False)
+    runner.start(planner)
+    wait_until(lambda: all(i.count >= 1 for i in inlets), what="transfers")
+    planner.purge()
+    assert planner.links == []
+    wait_until(lambda: all(i.concurrent == 0 for i in inlets), what="transfers in flight")
+    counts = [i.count for i in inlets]
+    threading.Event().wait(3 * INTERVAL)  # an observation window
+    assert [i.count for i in inlets] == counts
+    assert planner.running
