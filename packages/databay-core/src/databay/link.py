@@ -100,6 +100,11 @@ class TransferResult:
         """True when nothing failed."""
         return not self.errors
 
+    @property
+    def unhandled_errors(self) -> int:
+        """Errors whose records were neither delivered nor sent to the dead-letter outlet."""
+        return len(self.errors) - self._handled
+
     def __repr__(self) -> str:
         extra = ""
         if self.retried:

@@ -142,7 +142,7 @@ class StatusTracker:
 
 def unhandled_errors(result: TransferResult) -> int:
     """Errors of a transfer, less those whose records went to the dead-letter outlet."""
-    return max(0, len(result.errors) - int(getattr(result, "_handled", 0)))
+    return result.unhandled_errors
 
 
 def summary_lines(stats: list[LinkStats]) -> list[str]:
