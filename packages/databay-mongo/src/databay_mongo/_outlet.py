@@ -23,6 +23,7 @@ from pymongo.errors import (
 
 from databay_mongo._connection import ClientHolder, Connection, check_name, valid_collection_name
 from databay_mongo._errors import MongoCollectionNotFound, MongoPayloadError, MongoWriteError
+from databay_mongo._ids import take_ids
 
 if TYPE_CHECKING:
     from databay.link import Update
@@ -48,9 +49,10 @@ TRANSIENT_CODES = frozenset({
     6, 7, 50, 64, 89, 91, 112, 134, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436,
 })
 _DUPLICATE_KEY = 11000
+_NOTHING = object()
 MAX_BATCH_SIZE = 100_000  # MongoDB's maxWriteBatchSize: larger batches need several round trips
 
-KeySpec = str | Sequence[str] | Callable[[dict[str, Any]], Any]
+KeySpec = str | Sequence[str] | Callable[[Mapping[str, Any]], Any]
 
 
 def is_transient(exc: BaseException) -> bool:
@@ -63,11 +65,13 @@ def is_transient(exc: BaseException) -> bool:
 
 
 class _Group:
-    """The documents of one push bound for one collection."""
+    """The documents of one push bound for one collection (``sources``: the payloads,
+    not copied yet), or one chunk of them (``docs``: the copies sent)."""
 
-    __slots__ = ("docs", "keys", "owners", "user_ids")
+    __slots__ = ("docs", "keys", "owners", "sources", "user_ids")
 
     def __init__(self) -> None:
+        self.sources: list[Mapping[str, Any]] = []
         self.docs: list[dict[str, Any]] = []
         self.owners: list[int] = []  # index of the record each document came from
         self.user_ids: set[int] = set()  # documents whose _id came with the payload
@@ -225,13 +229,17 @@ class MongoOutlet(Outlet):
             collection = self._collections.get(name)
             if collection is None:
                 collection = self._collections[name] = db[name]
-            for start in range(0, len(group.docs), size):
+            for start in range(0, len(group.sources), size):
                 end = start + size
                 if gave_up is not None:
                     for owner in group.owners[start:end]:
                         failures.setdefault(owner, gave_up)
                     continue
-                ok, failed, gave_up = self._write(collection, group, start, end, update)
+                # copies are made a chunk at a time: they die young, which spares the
+                # garbage collector (a push of 20,000 records would otherwise keep
+                # 20,000 copies alive until its end)
+                chunk = self._chunk(group, start, end)
+                ok, failed, gave_up = self._write(collection, chunk, update)
                 written += ok
                 for owner, reason in failed:
                     failures.setdefault(owner, reason)
@@ -246,42 +254,51 @@ class MongoOutlet(Outlet):
         groups: dict[str, _Group] = {}
         bad_payload: list[tuple[int, str]] = []
         bad_collection: list[tuple[int, str]] = []
+        last_name: Any = _NOTHING
+        group = _Group()
+        sources = group.sources
         for index, record in enumerate(records):
             name = record.metadata.get(key)
             if name is None:
                 name = default
-            if name not in valid:
-                if name is None:
-                    bad_collection.append((index, "no collection: the outlet has no default "
-                                                  f"and the record has no {key!r} metadata"))
-                    continue
-                if not valid_collection_name(name):
-                    bad_collection.append((index, f"{name!r} is not a valid collection name"))
-                    continue
-                valid.add(name)
-            group = groups.get(name)
-            if group is None:
-                group = groups[name] = _Group()
+            if name != last_name:  # records mostly share a collection: skip the lookups
+                if name not in valid:
+                    if name is None:
+                        bad_collection.append((index, "no collection: the outlet has no "
+                                                      f"default and the record has no {key!r} "
+                                                      f"metadata"))
+                        continue
+                    if not valid_collection_name(name):
+                        bad_collection.append((index, f"{name!r} is not a valid collection "
+                                                      f"name"))
+                        continue
+                    valid.add(name)
+                group = groups.get(name)  # type: ignore[assignment]
+                if group is None:
+                    group = groups[name] = _Group()
+                sources = group.sources
+                last_name = name
             payload = record.payload
-            if type(payload) is dict:
-                group.docs.append(dict(payload))
+            if type(payload) is dict or isinstance(payload, Mapping):
+                if "_id" in payload:
+                    group.user_ids.add(len(sources))
+                sources.append(payload)
                 group.owners.append(index)
             elif isinstance(payload, list):
                 for position, item in enumerate(payload):
                     if isinstance(item, Mapping):
-                        group.docs.append(dict(item))
+                        if "_id" in item:
+                            group.user_ids.add(len(sources))
+                        sources.append(item)
                     elif wrap is not None:
-                        group.docs.append({wrap: item})
+                        sources.append({wrap: item})
                     else:
                         bad_payload.append((index, f"list element {position} is a "
                                                    f"{type(item).__name__}, not a document"))
                         continue
                     group.owners.append(index)
-            elif isinstance(payload, Mapping):
-                group.docs.append(dict(payload))
-                group.owners.append(index)
             elif wrap is not None:
-                group.docs.append({wrap: payload})
+                sources.append({wrap: payload})
                 group.owners.append(index)
             else:
                 bad_payload.append((index, f"payload is a {type(payload).__name__}, not a "
@@ -293,23 +310,42 @@ class MongoOutlet(Outlet):
             raise self._error(records, dict(bad_payload), 0, MongoPayloadError,
                               "nothing of this push was written; pass wrap_key=... to store "
                               "such payloads as {wrap_key: payload}")
-        for group in groups.values():
-            if self.upsert_key is not None:
-                self._keys(group, records)
-            else:
-                group.user_ids = {i for i, doc in enumerate(group.docs) if "_id" in doc}
+        if self.upsert_key is not None:
+            for each in groups.values():
+                self._keys(each, records)
         return groups
+
+    def _chunk(self, group: _Group, start: int, end: int) -> _Group:
+        """Documents ``start:end`` of ``group``, copied (a payload is never changed: other
+        outlets may share it): with an ``_id`` in insert mode (see ``_ids``), without the
+        key fields in idempotent mode."""
+        chunk = _Group()
+        sources = group.sources[start:end]
+        chunk.owners = group.owners[start:end]
+        if self.upsert_key is not None:
+            chunk.keys = group.keys[start:end]
+            chunk.docs = [_without(src, key) for src, key in zip(sources, chunk.keys,
+                                                                   strict=True)]
+            return chunk
+        ids = take_ids(len(sources))
+        user_ids = [i - start for i in group.user_ids if start <= i < end]
+        if not user_ids:
+            chunk.docs = [{"_id": oid, **src} for oid, src in zip(ids, sources, strict=True)]
+            return chunk
+        chunk.user_ids = set(user_ids)
+        chunk.docs = [dict(src) if i in chunk.user_ids else {"_id": ids[i], **src}
+                      for i, src in enumerate(sources)]
+        return chunk
 
     def _keys(self, group: _Group, records: list[Record]) -> None:
         """Derive the upsert filters; keep the last document of each key."""
         spec = self.upsert_key
         keys: list[dict[str, Any]] = []
         bad: dict[int, str] = {}
-        for doc, owner in zip(group.docs, group.owners, strict=True):
+        for doc, owner in zip(group.sources, group.owners, strict=True):
             try:
                 if callable(spec):
-                    doc["_id"] = spec(doc)
-                    keys.append({"_id": doc["_id"]})
+                    keys.append({"_id": spec(doc)})
                 else:
                     fields = (spec,) if isinstance(spec, str) else spec
                     keys.append({field: doc[field] for field in fields})  # type: ignore[union-attr]
@@ -330,20 +366,19 @@ class MongoOutlet(Outlet):
             return
         if len(last) < len(keys):
             keep = sorted(last.values())
-            group.docs = [group.docs[i] for i in keep]
+            group.sources = [group.sources[i] for i in keep]
             group.owners = [group.owners[i] for i in keep]
             keys = [keys[i] for i in keep]
         group.keys = keys
 
     def _write(
-        self, collection: Collection[dict[str, Any]], group: _Group, start: int, end: int,
-        update: Update,
+        self, collection: Collection[dict[str, Any]], group: _Group, update: Update,
     ) -> tuple[int, list[tuple[int, str]], str | None]:
-        """Write documents ``start:end`` of ``group``: (documents written, failed
-        (record index, reason), why the push gave up or None)."""
+        """Write the documents of a chunk: (documents written, failed (record index,
+        reason), why the push gave up or None)."""
         docs = group.docs
         upsert = self.upsert_key is not None
-        pending = list(range(start, min(end, len(docs))))
+        pending = list(range(len(docs)))
         failed: list[tuple[int, str]] = []
         written = 0
         maybe_sent = False  # an earlier attempt may have written some of `pending`
@@ -352,8 +387,8 @@ class MongoOutlet(Outlet):
             try:
                 if upsert:
                     collection.bulk_write(
-                        [UpdateOne(group.keys[i], {"$set": _without(docs[i], group.keys[i])},
-                                   upsert=True) for i in pending],
+                        [UpdateOne(group.keys[i], {"$set": docs[i]}, upsert=True)
+                         for i in pending],
                         ordered=False)
                 else:
                     collection.insert_many([docs[i] for i in pending], ordered=False)
@@ -499,7 +534,7 @@ class MongoOutlet(Outlet):
                 f"collection={self.collection!r}{', ' + where if where else ''})")
 
 
-def _without(doc: dict[str, Any], key: dict[str, Any]) -> dict[str, Any]:
+def _without(doc: Mapping[str, Any], key: dict[str, Any]) -> dict[str, Any]:
     if len(key) == 1 and "_id" in key:
         return {k: v for k, v in doc.items() if k != "_id"}
     return {k: v for k, v in doc.items() if k not in key}
