@@ -190,10 +190,11 @@ class NxServer:
 class CuttingProxy:
     """A TCP proxy in front of a server that can lose a reply on purpose.
 
-    After :meth:`cut_next` the next client message containing ``marker`` (a command
-    name as it appears in BSON) is forwarded, the server's reply is read and dropped,
-    and the client's connection is closed: the server did the work, the client never
-    heard about it, which is what a connection lost mid-write looks like.
+    After :meth:`cut_next` the next client message that carries the given command is
+    forwarded, the server's reply is read and dropped, and the client's connection is
+    closed: the server did the work, the client never heard about it, which is what a
+    connection lost mid-write looks like. With ``hang=True`` the connection stays open
+    instead, so the client times out waiting for the reply.
     """
 
     def __init__(self, target_port: int) -> None:
@@ -202,6 +203,7 @@ class CuttingProxy:
         self.port = int(self._listener.getsockname()[1])
         self._lock = threading.Lock()
         self._marker: bytes | None = None
+        self._hang = False
         self.cuts = 0
         self._sockets: set[socket.socket] = set()
         self._threads: list[threading.Thread] = []
@@ -214,18 +216,20 @@ class CuttingProxy:
     def uri(self) -> str:
         return f"mongodb://127.0.0.1:{self.port}/"
 
-    def cut_next(self, command: str) -> None:
-        """Lose the reply to the next message that carries ``command``."""
+    def cut_next(self, command: str, hang: bool = False) -> None:
+        """Lose the reply to the next message that carries ``command``; then close the
+        connection, or with ``hang`` leave it open and silent."""
         with self._lock:
             self._marker = b"\x02" + command.encode() + b"\x00"
+            self._hang = hang
 
-    def _take_marker(self, data: bytes) -> bool:
+    def _take_marker(self, data: bytes) -> str | None:
         with self._lock:
             if self._marker is not None and self._marker in data:
                 self._marker = None
                 self.cuts += 1
-                return True
-        return False
+                return "hang" if self._hang else "cut"
+        return None
 
     def _accept(self) -> None:
         while not self._stopped.is_set():
@@ -241,23 +245,28 @@ class CuttingProxy:
             server.settimeout(None)
             with self._lock:
                 self._sockets.update((client, server))
-            cut = threading.Event()  # set: drop the server's next reply, then hang up
+            cut: list[str] = []  # "cut" or "hang": what to do with the server's next reply
             for args in ((client, server, True, cut), (server, client, False, cut)):
                 thread = threading.Thread(target=self._pipe, args=args, daemon=True)
                 self._threads.append(thread)
                 thread.start()
 
     def _pipe(self, source: socket.socket, sink: socket.socket, from_client: bool,
-              cut: threading.Event) -> None:
+              cut: list[str]) -> None:
         try:
             while True:
                 data = source.recv(65536)
                 if not data:
                     break
-                if from_client and self._take_marker(data):
-                    cut.set()
-                elif not from_client and cut.is_set():
-                    break  # the server finished the write; its reply is lost with the line
+                if from_client:
+                    mode = self._take_marker(data)
+                    if mode is not None:
+                        cut.append(mode)
+                elif cut:
+                    # the server finished the write; its reply is lost
+                    if cut.pop() == "cut":
+                        break  # ...with the line
+                    continue  # ...and the client waits for it in vain
                 sink.sendall(data)
         except OSError:
             pass

@@ -172,6 +172,20 @@ def test_a_write_done_but_unacknowledged_is_not_written_twice(
     assert stored(own_server.uri) == list(range(51))  # each once
 
 
+def test_a_reply_that_never_comes_times_out_and_the_write_is_not_repeated(
+        own_server: NxServer, proxy: CuttingProxy, outlets: list[MongoOutlet],
+        retry_watcher: RetryWatcher) -> None:
+    outlet = MongoOutlet(uri=proxy.uri, retries=3, backoff=0.01, socketTimeoutMS=300,
+                         serverSelectionTimeoutMS=3000)
+    outlets.append(outlet)
+    outlet.push(records(0, 1), UPDATE)
+    proxy.cut_next("insert", hang=True)
+    outlet.push(records(1, 20), UPDATE)
+    assert proxy.cuts == 1
+    assert any("NetworkTimeout" in m for m in retry_watcher.messages)
+    assert stored(own_server.uri) == list(range(21))
+
+
 def test_a_user_id_that_collides_after_a_lost_reply_is_reported_not_hidden(
         own_server: NxServer, proxy: CuttingProxy, outlets: list[MongoOutlet],
         retry_watcher: RetryWatcher) -> None:
