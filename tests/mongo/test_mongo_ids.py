@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +20,7 @@ def test_ids_are_unique_increasing_and_current() -> None:
     assert all(isinstance(i, ObjectId) for i in ids)
     assert len(set(ids)) == len(ids)
     counters = [int.from_bytes(i.binary[9:], "big") for i in ids]
-    assert all((b - a) % 2**24 == 1 for a, b in zip(counters, counters[1:], strict=False))
+    assert all((b - a) % 2**24 == 1 for a, b in itertools.pairwise(counters))
     assert len({i.binary[4:9] for i in ids}) == 1  # one random field per process
     assert abs(ids[0].generation_time.timestamp() - time.time()) < 5
 
