@@ -261,8 +261,8 @@ class MongoOutlet(Outlet):
             name = record.metadata.get(key)
             if name is None:
                 name = default
-            if name != last_name:  # records mostly share a collection: skip the lookups
-                if name not in valid:
+            if name is not last_name and name != last_name:  # mostly the same collection
+                if type(name) is not str or name not in valid:
                     if name is None:
                         bad_collection.append((index, "no collection: the outlet has no "
                                                       f"default and the record has no {key!r} "
