@@ -81,7 +81,7 @@ def append(path: Path, text: str) -> None:
 
 def test_http_feed_to_csv_resumes_and_rereads_after_a_failed_write(
         server: HTTPServer, tmp_path: Path) -> None:
-    events = [{"id": 1, "v": "a"}, {"id": 2, "v": "b"}]
+    events: list[dict[str, Any]] = [{"id": 1, "v": "a"}, {"id": 2, "v": "b"}]
     asked: list[str | None] = []
 
     def feed(request: Request) -> Response:
