@@ -17,8 +17,11 @@ A planner implements four hooks and one property; BasePlanner does everything el
     ``_start_planner`` checks it under the lock ``_shutdown_planner`` takes, and returns
     at once when it is set.
 ``_shutdown_planner(wait)``
-    Stop scheduling: no ``_run_tick`` call may begin after it returns. With ``wait``,
-    wait for running ticks. Called once per ``start()``.
+    Stop scheduling and make ``_start_planner`` return. Ticks that still arrive are
+    refused by BasePlanner. With ``wait``, wait for running ticks. Called once per run
+    that reached ``_start_planner``, from any thread (from a transfer's own thread with
+    ``wait=False``); ``shutdown(wait=False)`` returns as soon as it does, so slow
+    tidying up belongs at the end of ``_start_planner``, in the thread of ``start()``.
 ``running``
     True while the planner schedules.
 
