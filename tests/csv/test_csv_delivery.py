@@ -161,6 +161,22 @@ def test_cursor_of_a_file_gone_reads_the_current_file_whole(
     assert inlet.pull(UPDATE) == [{"id": "2"}]
 
 
+def test_failed_pull_skips_no_row_read_before_the_error(tmp_path: Path, follow: Any) -> None:
+    path = tmp_path / "log.csv"
+    good = [f"{i},{'x' * 100}\n" for i in range(12_000)]  # ~1.3 MB: more than one read
+    path.write_bytes(("id,pad\n" + "".join(good)).encode() + b"bad,\xff\n")
+    inlet = follow(path)
+    with pytest.raises(CsvInletError, match="cannot decode"):
+        inlet.pull(UPDATE)
+    assert inlet.cursor is None, "the position is where it was before the pull"
+    with open(path, "r+b") as f:  # someone repairs the file
+        f.seek(-2, os.SEEK_END)
+        f.write(b"y")
+    got = inlet.pull(UPDATE)
+    assert len(got) == 12_001 and got[0] == {"id": "0", "pad": "x" * 100}
+    assert got[-1] == {"id": "bad", "pad": "y"}
+
+
 # -- CsvInlet in a link with a FileStateStore ------------------------------------------
 
 def csv_link(source: Path, target: Path, state: Path, **kwargs: Any) -> Link:

@@ -198,20 +198,23 @@ class CsvInlet(Inlet):
         so a link can seek back into it and re-read what that pull returned."""
         saved = _as_cursor(cursor, "CsvInlet.seek(cursor=...)")
         with self._lock:
-            self._header = self.fieldnames  # read again from the file when it has one
-            if saved is None:
-                self._close()
-                self._drop_rotated()
-                self._ident, self._offset = None, 0
-                return
-            ident = (saved.device, saved.inode)
-            if ident != self._ident:
-                self._close()
-                if self._rotated is not None and self._rotated[1] == ident:
-                    self._file = self._rotated[0]
-                    self._rotated = None
+            self._seek(saved)
+
+    def _seek(self, saved: CsvCursor | None) -> None:
+        self._header = self.fieldnames  # read again from the file when it has one
+        if saved is None:
+            self._close()
             self._drop_rotated()
-            self._ident, self._offset = ident, saved.offset
+            self._ident, self._offset = None, 0
+            return
+        ident = (saved.device, saved.inode)
+        if ident != self._ident:
+            self._close()
+            if self._rotated is not None and self._rotated[1] == ident:
+                self._file = self._rotated[0]
+                self._rotated = None
+        self._drop_rotated()
+        self._ident, self._offset = ident, saved.offset
 
     def on_shutdown(self) -> None:
         """Close the file; the cursor is kept, so a restart goes on from it."""
@@ -232,28 +235,39 @@ class CsvInlet(Inlet):
     # -- pull -----------------------------------------------------------------------
 
     def pull(self, update: Update) -> list[dict[Any, Any]]:
-        """The rows appended since the last pull, as dicts."""
+        """The rows appended since the last pull, as dicts. A pull that raises (bytes
+        invalid in the encoding, ...) leaves the position where it was, so the rows it
+        had read before the error are not skipped."""
         with self._lock:
             self._drop_rotated()  # the last pull was delivered or rewound by now
-            rows: list[dict[Any, Any]] = []
-            if self._file is None and not self._open():
-                return rows
-            if not self._read(rows):
-                return rows  # max_rows reached: rotation is looked at once this file is read
+            before = (None if self._ident is None
+                      else CsvCursor(self._ident[0], self._ident[1], self._offset))
             try:
-                st = os.stat(self.filepath)
-                ident: tuple[int, int] | None = (st.st_dev, st.st_ino)
-            except FileNotFoundError:
-                ident = None
-            if ident != self._ident:  # rotated away: what it held was read just above
-                self._leftover()
-                assert self._file is not None and self._ident is not None
-                self._rotated, self._file = (self._file, self._ident), None
-                self._ident, self._offset = None, 0
-                self._header = self.fieldnames
-                if ident is not None and self._open():
-                    self._read(rows)
+                return self._pull()
+            except BaseException:
+                self._seek(before)
+                raise
+
+    def _pull(self) -> list[dict[Any, Any]]:
+        rows: list[dict[Any, Any]] = []
+        if self._file is None and not self._open():
             return rows
+        if not self._read(rows):
+            return rows  # max_rows reached: rotation is looked at once this file is read
+        try:
+            st = os.stat(self.filepath)
+            ident: tuple[int, int] | None = (st.st_dev, st.st_ino)
+        except FileNotFoundError:
+            ident = None
+        if ident != self._ident:  # rotated away: what it held was read just above
+            self._leftover()
+            assert self._file is not None and self._ident is not None
+            self._rotated, self._file = (self._file, self._ident), None
+            self._ident, self._offset = None, 0
+            self._header = self.fieldnames
+            if ident is not None and self._open():
+                self._read(rows)
+        return rows
 
     def _open(self) -> bool:
         try:
