@@ -246,6 +246,7 @@ def test_without_cursor_param_cursor_is_none_and_seek_does_nothing(
         inlet.pull(UPDATE)
         assert inlet.cursor is None
         inlet.seek(12)
+        inlet.seek({"from": "another configuration"})  # type: ignore[arg-type]
         assert inlet.cursor is None
         inlet.pull(UPDATE)
     assert [seen.query for seen in server.requests_to("/d")] == [{}, {}]

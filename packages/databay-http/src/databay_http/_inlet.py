@@ -225,9 +225,9 @@ class HttpInlet(Inlet):
     def seek(self, cursor: Cursor | None) -> None:
         """Incremental mode: make the next pull send ``cursor`` (None: no parameter).
         Without ``cursor_param`` it does nothing."""
-        value = _cursor_value(cursor, "HttpInlet.seek(cursor=...)")
         if self._cursor_param is None:
-            return
+            return  # whatever a state store held: a plain GET has no position
+        value = _cursor_value(cursor, "HttpInlet.seek(cursor=...)")
         with self._cursor_lock:
             self._cursor = value
 
