@@ -278,10 +278,16 @@ def test_planner_worker_runs_ticks_and_fires_hooks(settings: Settings) -> None:
         app = make_app(settings)
         beat = Beat(app, settings, {}, "p.toml")
         tick = int(time.time()) * 1000
+        # the link is busy elsewhere: the tick waits (re-sent by Celery with a countdown)
+        other = beat.guard.lock_link("hooked", format_tick(tick))
+        assert other is not None
         beat.publish("hooked", tick)
         beat.publish("hooked", tick)  # a duplicate message: runs once
+        time.sleep(1.0)
+        assert outlet.got == []
+        other.release()
         wait_until(lambda: outlet.got, 15, "the tick to run")
-        time.sleep(0.5)
+        time.sleep(1.0)
         beat.guard.close()
     finally:
         planner.shutdown()

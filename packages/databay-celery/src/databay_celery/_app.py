@@ -45,7 +45,8 @@ def make_app(settings: Settings | None = None, **given: Any) -> Celery:
         worker_send_task_events=False,
         task_send_sent_event=False,
     )
-    app.task(bind=True, name=TASK_NAME, acks_late=True, reject_on_worker_lost=True,
+    app.task(bind=True, name=TASK_NAME, shared=False, acks_late=True,
+             reject_on_worker_lost=True,
              ignore_result=True, max_retries=None, serializer="json",
              databay_settings=settings)(run_tick)
     return app

@@ -284,6 +284,10 @@ class CeleryPlanner(BasePlanner):
         from databay_celery._app import make_app
 
         app = make_app(settings)
+        # pool threads look tasks up (and send retries) through the default app, as
+        # under Celery's own command line
+        app.set_default()
+        app.set_current()
         hostname = self._hostname or f"databay@{socket.gethostname()}-{os.getpid()}"
         registry.install(names, owner=self)
         try:
