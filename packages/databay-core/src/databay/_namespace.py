@@ -27,16 +27,18 @@ def forget() -> None:
 
 
 def make_getattr(
-    kind: Kind, module_name: str, module_globals: dict[str, Any], only: str | None = None
+    kind: Kind, module_name: str, module_globals: dict[str, Any],
+    only: str | tuple[str, ...] | None = None,
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """``__getattr__`` and ``__dir__`` for a namespace module.
 
     With ``only``, the module is a compatibility shim for one name (such as
     ``databay.inlets.http_inlet``, which provides only ``HttpInlet``).
     """
+    allowed = (only,) if isinstance(only, str) else only
 
     def __getattr__(name: str) -> Any:
-        if name.startswith("__") or (only is not None and name != only):
+        if name.startswith("__") or (allowed is not None and name not in allowed):
             raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
         provided = plugins.registry(kind).get(name)
         if provided is None:
@@ -62,7 +64,7 @@ def make_getattr(
 
     def __dir__() -> list[str]:
         names = set(module_globals)
-        names.update([only] if only is not None else plugins.available(kind))
+        names.update(allowed if allowed is not None else plugins.available(kind))
         return sorted(names)
 
     return __getattr__, __dir__

@@ -45,6 +45,7 @@ from types import FrameType
 from typing import Any
 
 from databay._validate import flag
+from databay.delivery import StateStore
 from databay.errors import MissingLinkError
 from databay.link import Link, _fire
 
@@ -91,8 +92,14 @@ class BasePlanner(ABC):
         catch_exceptions: bool | None = None,
         allow_overlap: bool = False,
         handle_signals: bool = True,
+        state_store: StateStore | None = None,
     ) -> None:
         owner = type(self).__name__
+        if state_store is not None and not isinstance(state_store, StateStore):
+            raise TypeError(f"{owner}(state_store=...) must be a databay.delivery.StateStore, "
+                            f"got {state_store!r}")
+        #: checkpoint store for links that have none of their own (and have tags)
+        self.state_store = state_store
         if catch_exceptions is not None:
             warnings.warn(
                 f"{owner}(catch_exceptions=...) is deprecated, use ignore_exceptions=...",
@@ -190,6 +197,7 @@ class BasePlanner(ABC):
                     if live and link not in self._started_links:
                         self._started_links.append(link)
                 if live:
+                    self._give_state_store(link)
                     link.on_start()
                 self._links.append(link)
                 try:
@@ -308,6 +316,10 @@ class BasePlanner(ABC):
         if idle:
             self._shutdown_nodes()
             return
+        with self._links_lock:
+            links = list(self._links)
+        for link in links:  # a transfer waiting to retry gives up at once
+            link.interrupt()
         if call_planner:
             try:
                 self._shutdown_planner(wait and not inside)
@@ -463,6 +475,7 @@ class BasePlanner(ABC):
                     return False
                 if link not in self._started_links:
                     self._started_links.append(link)
+            self._give_state_store(link)
             try:
                 link.on_start()
             except Exception as exc:
@@ -470,6 +483,17 @@ class BasePlanner(ABC):
                 if not self._ignore_exceptions:
                     return False
         return True
+
+    def _give_state_store(self, link: Link) -> None:
+        """Lend the planner's state store to a link without one (links need tags to
+        name their checkpoints; one without is left alone, with a warning)."""
+        if self.state_store is None or link.state_store is not None:
+            return
+        if not link.tags:
+            _LOGGER.warning("%r has no tags, so it cannot checkpoint in the planner's %r",
+                            link, self.state_store)
+            return
+        link.state_store = self.state_store
 
     def _immediate_transfers(self) -> None:
         for link in list(self._links):

@@ -16,6 +16,7 @@ from apscheduler.job import Job
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from databay import Link
+from databay.delivery import StateStore
 
 from databay_planners._common import PooledPlanner, check_interval, optional_dict, positive_int
 
@@ -60,6 +61,7 @@ class ApsPlanner(PooledPlanner):
     :param shutdown_at_exit: shut the planner down when the interpreter exits.
     :param allow_overlap: let a link transfer again while its previous transfer runs.
     :param handle_signals: in the main thread, SIGINT/SIGTERM shut down gracefully.
+    :param state_store: checkpoint store for links that have none of their own.
     """
 
     def __init__(
@@ -75,6 +77,7 @@ class ApsPlanner(PooledPlanner):
         *,
         allow_overlap: bool = False,
         handle_signals: bool = True,
+        state_store: StateStore | None = None,
     ) -> None:
         owner = type(self).__name__
         self._threads = positive_int(threads, owner, "threads")
@@ -91,7 +94,7 @@ class ApsPlanner(PooledPlanner):
         super().__init__(
             links, ignore_exceptions, immediate_transfer, shutdown_at_exit,
             catch_exceptions=catch_exceptions, allow_overlap=allow_overlap,
-            handle_signals=handle_signals,
+            handle_signals=handle_signals, state_store=state_store,
         )
 
     def _new_scheduler(self) -> BackgroundScheduler:

@@ -13,6 +13,7 @@ from typing import Any
 
 import schedule
 from databay import Link
+from databay.delivery import StateStore
 
 from databay_planners._common import (
     PooledPlanner,
@@ -47,6 +48,7 @@ class SchedulePlanner(PooledPlanner):
     :param shutdown_at_exit: shut the planner down when the interpreter exits.
     :param allow_overlap: let a link transfer again while its previous transfer runs.
     :param handle_signals: in the main thread, SIGINT/SIGTERM shut down gracefully.
+    :param state_store: checkpoint store for links that have none of their own.
     """
 
     def __init__(
@@ -61,6 +63,7 @@ class SchedulePlanner(PooledPlanner):
         *,
         allow_overlap: bool = False,
         handle_signals: bool = True,
+        state_store: StateStore | None = None,
     ) -> None:
         owner = type(self).__name__
         self._threads = positive_int(threads, owner, "threads")
@@ -79,7 +82,7 @@ class SchedulePlanner(PooledPlanner):
         super().__init__(
             links, ignore_exceptions, immediate_transfer, shutdown_at_exit,
             catch_exceptions=catch_exceptions, allow_overlap=allow_overlap,
-            handle_signals=handle_signals,
+            handle_signals=handle_signals, state_store=state_store,
         )
 
     @property
