@@ -288,3 +288,21 @@ def test_async_retry_does_not_hold_up_other_links() -> None:
 
     assert asyncio.run(main()) < 0.25
     assert [r.payload for r in quick_out.records] == [2]
+
+
+def test_dead_letters_as_json_lines_keep_why(tmp_path: Path) -> None:
+    from databay.outlets.file_outlet import FileOutlet
+
+    tagged: list[str] = []
+
+    def tag(records: list[Record]) -> list[Record]:
+        tagged.extend(str(r.payload) for r in records)
+        return records
+
+    path = tmp_path / "dead.jsonl"
+    dead = FileOutlet(path, json_lines=True, processors=tag)
+    Link(ListInlet([{"id": 1}]), Flaky(100), 1, tags="t", retry=FAST, dead_letter=dead).transfer()
+    line = json.loads(path.read_text())
+    assert line["payload"] == {"id": 1}
+    assert line["metadata"][DEAD_LETTER]["attempts"] == 4
+    assert tagged == ["{'id': 1}"], "the dead-letter outlet's processors ran"

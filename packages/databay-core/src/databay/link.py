@@ -621,6 +621,8 @@ class Link:
             copy = Record(record.payload, dict(record.metadata))
             copy.metadata[DEAD_LETTER] = dict(info)
             dead.append(copy)
+        for processor in self.dead_letter.processors:  # the outlet's own, as for any push
+            dead = _checked(processor(dead), processor, "processor")
         return dead
 
     def _dead_lettered(self, exc: Exception, outlet: Outlet, records: list[Record],

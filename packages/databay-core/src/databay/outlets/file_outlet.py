@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections import defaultdict
 from typing import Any
@@ -28,6 +29,10 @@ class FileOutlet(Outlet):
     The file, mode and encoding can be chosen per record with the metadata keys below.
     Each file is opened once per push; with mode ``'w'`` it is truncated once per push,
     so every record of the push is kept.
+
+    :param json_lines: write each record as one JSON object per line,
+        ``{"payload": ..., "metadata": ...}`` (values JSON cannot hold become strings):
+        the format for a dead-letter file, which keeps why each record failed.
     """
 
     FILEPATH: MetadataKey = MetadataKey("FileOutlet.FILEPATH")
@@ -40,8 +45,11 @@ class FileOutlet(Outlet):
         default_file_mode: str = "a",
         default_encoding: str = "utf-8",
         processors: Any = None,
+        *,
+        json_lines: bool = False,
     ) -> None:
         super().__init__(processors)
+        self.json_lines = bool(json_lines)
         if not isinstance(default_filepath, (str, os.PathLike)):
             raise TypeError(f"FileOutlet(default_filepath=...) must be a path, "
                             f"got {default_filepath!r}")
@@ -56,8 +64,10 @@ class FileOutlet(Outlet):
             path = os.fspath(md.get(self.FILEPATH, self.default_filepath))
             mode = _check_mode(md.get(self.FILE_MODE, self.default_file_mode),
                                f"FileOutlet record {record!r}")
+            line = (json.dumps({"payload": record.payload, "metadata": md}, default=str)
+                    if self.json_lines else str(record.payload))
             groups[(path, mode, md.get(self.FILE_ENCODING, self.default_encoding))].append(
-                f"{record.payload}\n")
+                f"{line}\n")
         for (path, mode, encoding), lines in groups.items():
             parent = os.path.dirname(path)
             if parent:
