@@ -41,17 +41,25 @@ def wait_until(check: Callable[[], T], timeout: float, what: str, step: float = 
 class RedisServer:
     """``redis-server`` on 127.0.0.1 and a free port, no persistence, in the foreground."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, tls: dict[str, str] | None = None) -> None:
+        """``tls``: paths ``cert``, ``key`` and ``ca`` to serve TLS only (``rediss://``)."""
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed: run .ci/install-redis.sh "
                                "(apt-get install redis-server)")
         self.port = free_port()
+        ports = ["--port", str(self.port)]
         self.url = f"redis://127.0.0.1:{self.port}/0"
+        if tls is not None:
+            ports = ["--port", "0", "--tls-port", str(self.port), "--tls-cert-file",
+                     tls["cert"], "--tls-key-file", tls["key"], "--tls-ca-cert-file",
+                     tls["ca"], "--tls-auth-clients", "no"]
+            self.url = (f"rediss://127.0.0.1:{self.port}/0?ssl_cert_reqs=required"
+                        f"&ssl_ca_certs={tls['ca']}")
         self.log = workdir / "redis.log"
         self._out = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+            [binary, *ports, "--bind", "127.0.0.1", "--save", "",
              "--appendonly", "no", "--daemonize", "no", "--dir", str(workdir)],
             stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True)
         client = redis.Redis.from_url(self.url)
