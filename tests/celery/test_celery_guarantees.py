@@ -36,12 +36,14 @@ class ListOutlet(Outlet):
     def __init__(self, fail: bool = False) -> None:
         super().__init__()
         self.got: list[Any] = []
+        self.records: list[Record] = []
         self.fail = fail
 
     def push(self, records: list[Record], update: Update) -> None:
         if self.fail:
             raise RuntimeError("refused")
         self.got += [r.payload for r in records]
+        self.records += records
 
 
 class CountingInlet(Inlet):
@@ -349,3 +351,16 @@ def test_bad_messages_are_refused_and_logged(settings: Settings,
         assert len(outlet.got) == 1
     finally:
         registry.uninstall(owner)
+
+
+def test_retries_and_dead_letters_are_the_links_own(guard: Guard) -> None:
+    from databay.delivery import DEAD_LETTER, RetryPolicy
+
+    refusing, dead = ListOutlet(fail=True), ListOutlet()
+    link = Link(TickInlet(), refusing, interval=1, tags="d", dead_letter=dead,
+                retry=RetryPolicy(attempts=3, backoff=0, retry_on=(RuntimeError,)))
+    tick, when = _tick()
+    assert _guarded(guard, link, "d", tick, when) == "ok"  # delivered to the dead letters
+    assert len(dead.records) == 1 and dead.records[0].metadata[DEAD_LETTER]["attempts"] == 3
+    record = guard.done("d", tick)
+    assert record is not None and record["errors"] == 1
