@@ -12,10 +12,7 @@ See ``docs/delivery.md`` for what is guaranteed. In short:
 
 from __future__ import annotations
 
-import json
 import os
-import random
-import tempfile
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -92,6 +89,8 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
+        import random  # here, not at module level: keeps `import databay` light
+
         delay = min(self.backoff * self.factor ** (attempt - 1), self.max_delay)
         return delay * random.uniform(0.5, 1.0) if self.jitter else delay
 
@@ -154,6 +153,8 @@ class FileStateStore(StateStore):
         self._data: dict[str, Any] = self._load()
 
     def _load(self) -> dict[str, Any]:
+        import json
+
         try:
             with open(self.path, encoding="utf-8") as f:
                 data = json.load(f)
@@ -170,6 +171,9 @@ class FileStateStore(StateStore):
             return self._data.get(key)
 
     def set(self, key: str, value: Any) -> None:
+        import json
+        import tempfile
+
         with self._lock:
             data = dict(self._data)
             data[key] = value
