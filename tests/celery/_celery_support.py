@@ -154,8 +154,10 @@ class Processes:
 
 
 def write_pipeline(path: Path, db: Path, links: list[str], interval: float = 1.0,
-                   delay: float = 0.0, slow_link: str | None = None) -> Path:
-    lines = ['[planner]', 'type = "CeleryPlanner"', 'role = "${DATABAY_ROLE:-worker}"', '']
+                   delay: float = 0.0, slow_link: str | None = None,
+                   planner: tuple[str, ...] = ()) -> Path:
+    lines = ['[planner]', 'type = "CeleryPlanner"', 'role = "${DATABAY_ROLE:-worker}"',
+             *planner, '']
     for name in links:
         lines += ["[[links]]", f'name = "{name}"', f"interval = {interval}",
                   "[[links.inlets]]", 'type = "_celery_nodes:TickInlet"',

@@ -42,8 +42,11 @@ def test_three_links_two_workers_each_tick_once(redis_server: RedisServer, prefi
                                                  workdir: Path) -> None:
     db = workdir / "ticks.sqlite"
     connect(str(db)).close()
-    pipeline = write_pipeline(workdir / "pipeline.toml", db, LINKS)
-    env = process_env(redis_server.url, pipeline, prefix)
+    # the file's [planner] settings win over the environment's, however a role starts
+    env = process_env(redis_server.url, workdir / "pipeline.toml", prefix)
+    prefix = f"{prefix}-file"
+    pipeline = write_pipeline(workdir / "pipeline.toml", db, LINKS,
+                              planner=(f'queue = "{prefix}-q"', f'prefix = "{prefix}"'))
     client = redis_server.client()
     with processes(workdir, env) as procs:
         w1 = procs.celery_worker("w1")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from databay import plugins
@@ -104,3 +105,19 @@ def test_plugin_loading_does_not_import_celery_or_redis() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_pipeline_file_planner_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                        ) -> None:
+    from databay_celery._settings import pipeline_settings
+
+    monkeypatch.setenv("ORDERS_QUEUE", "orders")
+    path = tmp_path / "p.toml"
+    path.write_text('[planner]\ntype = "CeleryPlanner"\nqueue = "${ORDERS_QUEUE}"\n'
+                    'role = "beat"\nsettings = { lock_lease = 30 }\n')
+    assert pipeline_settings(path) == {"queue": "orders", "lock_lease": 30}
+    path.write_text('[planner]\ntype = "ApsPlanner"\nqueue = "x"\n')
+    assert pipeline_settings(path) == {}
+    path.write_text('[planner]\ntype = "CeleryPlanner"\nprefix = "${NOT_SET_ANYWHERE}"\n')
+    with pytest.raises(ValueError, match="NOT_SET_ANYWHERE"):
+        pipeline_settings(path)

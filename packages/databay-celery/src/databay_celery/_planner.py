@@ -15,7 +15,7 @@ from databay.link import Link
 
 from databay_celery._beat import Beat, Schedule
 from databay_celery._registry import PIPELINE_ENV, registry
-from databay_celery._settings import Settings
+from databay_celery._settings import Settings, pipeline_settings
 
 __all__ = ["ROLES", "CeleryPlanner", "WorkerStoppedError"]
 
@@ -206,6 +206,11 @@ class CeleryPlanner(BasePlanner):
 
         pipeline = load_pipeline(path, need_planner=False)
         self._pipeline = path
+        # the file's [planner] settings (queue, prefix...) unless given as arguments
+        for key, value in pipeline_settings(path).items():
+            if self._given.get(key) is None:
+                self._given[key] = value
+        self._check_settings()
         specs = pipeline.enabled_links
         self.name_links({spec.name: spec.link for spec in specs})
         self.add_links([spec.link for spec in specs])

@@ -164,3 +164,36 @@ def _check_url(name: str, url: Any, schemes: tuple[str, ...]) -> None:
         raise ValueError(f"databay-celery setting {name!r}: unsupported URL "
                          f"{redact(url)!r}; expected one of the schemes "
                          f"{', '.join(s + '://' for s in schemes)}")
+
+
+#: Keys of a pipeline file's ``[planner]`` table that are settings (besides ``settings``).
+FILE_KEYS = ("broker_url", "redis_url", "queue", "prefix")
+
+
+def pipeline_settings(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The settings a pipeline file's ``[planner]`` table gives CeleryPlanner
+    (``queue``, ``prefix``, ``settings = {...}``...), with ``${VAR}`` substituted; empty
+    when the file's planner is another one. Every role reads the file the same way, so
+    beat and workers agree on the queue and key prefix however they are started."""
+    from databay.cli._config import read_toml, substitute
+
+    table = read_toml(path).get("planner")
+    if not isinstance(table, dict):
+        return {}
+    kind = table.get("type")
+    if not isinstance(kind, str) or kind.rsplit(":", 1)[-1].rsplit(".", 1)[-1] \
+            != "CeleryPlanner":
+        return {}
+    values: dict[str, Any] = {}
+    try:
+        for key in FILE_KEYS:
+            if table.get(key) is not None:
+                values[key] = substitute(table[key], os.environ)
+        extra = table.get("settings")
+        if isinstance(extra, dict):
+            for key, value in extra.items():
+                values[key] = substitute(value, os.environ)
+    except LookupError as exc:
+        raise ValueError(f"{os.fspath(path)}: [planner]: environment variable {exc} is not "
+                         f"set") from None
+    return values
