@@ -97,6 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
                       help="transfer every link once, then exit (1 if any transfer failed)")
     mode.add_argument("--duration", type=_duration, metavar="TIME",
                       help='stop after this long ("30s", "5m", or seconds)')
+    run.add_argument("--planner", metavar="NAME",
+                     help="run on this planner instead of the file's [planner]: a class name "
+                          "(CeleryPlanner) or a plugin's name (celery)")
+    run.add_argument("--role", metavar="ROLE",
+                     help="the role of this process, for planners that have roles "
+                          "(CeleryPlanner: beat or worker)")
+    run.add_argument("--standby", action="store_true",
+                     help="for planners with a leader (CeleryPlanner beat): wait as a "
+                          "standby instead of refusing when another one runs")
     _status_option(run)
     run.set_defaults(func=_cmd_run)
 

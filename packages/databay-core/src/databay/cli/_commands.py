@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import logging
 import os
@@ -43,8 +44,57 @@ def print_outcome(command: str, pipeline: Pipeline, outcome: Outcome) -> None:
         os._exit(outcome.code)
 
 
+def _resolve_planner(name: str) -> type:
+    """A planner by class name, or by the name of a plugin that provides one planner."""
+    try:
+        return plugins.resolve("planner", name)
+    except ImportError as exc:
+        raise CliError(str(exc), code=EXIT_USAGE) from None
+    except LookupError:
+        pass
+    by_plugin = [p for p in plugins.plugins() if p.name == name]
+    provided = by_plugin[0].provides.get("planner", []) if by_plugin else []
+    if len(provided) == 1:
+        return plugins.resolve("planner", provided[0])
+    known = ", ".join(plugins.available("planner")) or "none (pip install databay-planners)"
+    raise CliError(f"--planner {name}: no such planner; installed planners: {known}",
+                   code=EXIT_USAGE)
+
+
+def _accepts(cls: type, name: str) -> bool:
+    try:
+        return name in inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _apply_planner_options(pipeline: Pipeline, args: argparse.Namespace) -> None:
+    """--planner, --role and --standby, checked before anything starts."""
+    if getattr(args, "planner", None):
+        cls = _resolve_planner(args.planner)
+        if cls is not pipeline.planner_cls:  # the file's keywords were for another planner
+            pipeline.planner_kwargs = {}
+        pipeline.planner_cls, pipeline.planner_name = cls, cls.__name__
+    planner_cls = pipeline.planner_cls
+    for option, key, value in (("--role", "role", getattr(args, "role", None)),
+                               ("--standby", "standby", getattr(args, "standby", False) or None)):
+        if value is None:
+            continue
+        if planner_cls is None or not _accepts(planner_cls, key):
+            name = pipeline.planner_name or "the planner"
+            raise CliError(f"{option}: {name} has no {key}s (only planners with a {key!r} "
+                           f"keyword, such as CeleryPlanner, take {option})", code=EXIT_USAGE)
+        pipeline.planner_kwargs = {**pipeline.planner_kwargs, key: value}
+    if planner_cls is not None and _accepts(planner_cls, "pipeline") \
+            and "pipeline" not in pipeline.planner_kwargs:
+        # planners that rebuild links elsewhere (workers on other hosts) need the file
+        pipeline.planner_kwargs = {**pipeline.planner_kwargs, "pipeline": args.pipeline}
+
+
 def run(args: argparse.Namespace) -> int:
     pipeline = load_pipeline(args.pipeline, need_planner=not args.once)
+    if not args.once:
+        _apply_planner_options(pipeline, args)
     links = pipeline.enabled_links
     began = time.monotonic()
     what = "once" if args.once else f"on {pipeline.planner_name}"

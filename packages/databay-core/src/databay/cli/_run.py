@@ -15,7 +15,7 @@ from types import FrameType
 from typing import Any, TextIO
 
 from databay.cli._config import Pipeline
-from databay.cli._errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK
+from databay.cli._errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from databay.cli._status import (
     CliFormatter,
     Display,
@@ -25,6 +25,7 @@ from databay.cli._status import (
     make_display,
     unhandled_errors,
 )
+from databay.errors import DatabayError
 from databay.inlet import Inlet
 from databay.link import Link
 from databay.outlet import Outlet
@@ -244,9 +245,13 @@ def _scheduled(pipeline: Pipeline, tracker: StatusTracker, stop: StopRequest,
         # the command handles SIGINT/SIGTERM itself: graceful first, forced second
         pipeline.planner_kwargs = {**pipeline.planner_kwargs, "handle_signals": False}
     planner = pipeline.make_planner()
-    failure = _start_nodes(pipeline)
-    if failure is not None:
-        return Outcome(EXIT_FAILED, failure)
+    name_links = getattr(planner, "name_links", None)
+    if callable(name_links):  # planners that address links by name (CeleryPlanner)
+        name_links({spec.name: spec.link for spec in pipeline.enabled_links})
+    if getattr(planner, "runs_transfers", True):  # e.g. a Celery beat only publishes ticks
+        failure = _start_nodes(pipeline)
+        if failure is not None:
+            return Outcome(EXIT_FAILED, failure)
     main_done = threading.Event()
 
     def stopper() -> None:
@@ -262,7 +267,12 @@ def _scheduled(pipeline: Pipeline, tracker: StatusTracker, stop: StopRequest,
     thread = threading.Thread(target=stopper, name="databay-cli-stopper", daemon=True)
     thread.start()
     try:
-        planner.start()
+        try:
+            planner.start()
+        except DatabayError as exc:  # refused to start (a second Celery beat, ...)
+            stop.request("failure")
+            code = EXIT_USAGE if type(exc).__name__ == "BeatLockedError" else EXIT_FAILED
+            return Outcome(code, str(exc), stopped_by="failure")
         # a planner whose start() does not block: wait here until told to stop
         while planner.running and not stop.event.wait(0.2):
             pass
