@@ -100,7 +100,7 @@ def test_three_links_two_workers_each_tick_once(redis_server: RedisServer, prefi
     for name in LINKS:
         ran = _rows(db, "SELECT COUNT(*) FROM ticks WHERE link = ? AND pid = ?", name,
                     w2.pid)[0][0]
-        assert f"{name}: {ran} transfers" in summary, (name, ran, summary[-2000:])
+        assert f"{name}: {ran} transfer{'s' * (ran != 1)}" in summary, (name, ran, summary[-2000:])
     # each link's outlet started once per worker process, shut down once when it stopped
     for pid in (w1.pid, w2.pid):
         events = [e for (e,) in _rows(db, "SELECT event FROM lifecycle WHERE pid = ? "

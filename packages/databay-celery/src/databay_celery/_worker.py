@@ -151,7 +151,7 @@ def _transfer(link: Any, name: str, tick: str, when: datetime.datetime
     Celery (the link's own RetryPolicy and dead-letter outlet apply inside it)."""
     if link.state_store is not None:
         # another worker may have committed cursors since: resume from the store
-        link._resumed = False
+        link.reload_cursors()
     token = _set_current(Tick(name, when))
     try:
         link.on_start()

@@ -362,6 +362,12 @@ class Link:
         """Shut down every inlet, then every outlet that is active."""
         self._each_node("try_shutdown")
 
+    def reload_cursors(self) -> None:
+        """Make the next transfer first seek each checkpointable inlet to its cursor
+        committed in the state store. Planners that run one link in several processes
+        call it before each transfer; otherwise only the first transfer resumes."""
+        self._resumed = False
+
     def interrupt(self) -> None:
         """Stop waiting: a retry wait in progress ends at once and no further retry is
         made, until the next :meth:`on_start`. Planners call it on shutdown."""
