@@ -306,3 +306,15 @@ def test_dead_letters_as_json_lines_keep_why(tmp_path: Path) -> None:
     assert line["payload"] == {"id": 1}
     assert line["metadata"][DEAD_LETTER]["attempts"] == 4
     assert tagged == ["{'id': 1}"], "the dead-letter outlet's processors ran"
+
+
+def test_partial_delivery_counts_what_the_outlet_says() -> None:
+    from databay.errors import TransferError
+
+    class Partial(CollectOutlet):
+        def push(self, records: list[Record], update: Update) -> None:
+            raise TransferError("2 of 5 records were refused", undelivered=2)
+
+    outlet = Partial()
+    result = Link(ListInlet([1, 2, 3, 4, 5]), outlet, 1, ignore_exceptions=True).transfer()
+    assert result.undelivered == {outlet: 2} and result.pushed == {outlet: 3}

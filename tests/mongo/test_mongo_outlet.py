@@ -183,7 +183,8 @@ def test_a_payload_that_is_not_a_document_is_refused_by_name_and_nothing_is_writ
     with pytest.raises(MongoPayloadError) as caught:
         outlet.push(records, UPDATE)
     error = caught.value
-    assert error.records == [records[1], records[2]] and error.undelivered == 2
+    # the bad records are named; none of the three went in
+    assert error.records == [records[1], records[2]] and error.undelivered == 3
     message = str(error)
     assert "record #1" in message and "42" in message and "int, not a document" in message
     assert "record #2" in message and "list element 1" in message and "wrap_key" in message

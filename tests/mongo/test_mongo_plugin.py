@@ -55,3 +55,11 @@ def test_error_names() -> None:
     assert issubclass(databay_mongo.MongoPayloadError, TypeError)
     assert issubclass(databay_mongo.MongoReadError, DatabayError)
     assert set(databay_mongo.__all__) >= {"MongoOutlet", "MongoInlet", "MongoCollectionNotFound"}
+
+
+def test_original_error_name_at_the_original_path() -> None:
+    import databay_mongo
+    from databay.outlets.mongo_outlet import MongoCollectionNotFound, MongoOutlet
+
+    assert MongoCollectionNotFound is databay_mongo.MongoCollectionNotFound
+    assert MongoOutlet is databay_mongo.MongoOutlet

@@ -8,6 +8,7 @@ replaces an AttributeError's message with a generic one.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -29,15 +30,27 @@ def forget() -> None:
 def make_getattr(
     kind: Kind, module_name: str, module_globals: dict[str, Any],
     only: str | tuple[str, ...] | None = None,
+    companions: dict[str, str] | None = None,
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """``__getattr__`` and ``__dir__`` for a namespace module.
 
     With ``only``, the module is a compatibility shim for one name (such as
     ``databay.inlets.http_inlet``, which provides only ``HttpInlet``).
+
+    With ``companions`` (name -> provided class), the shim also offers names that live
+    beside that class in its plugin, such as an exception class of the original module.
     """
     allowed = (only,) if isinstance(only, str) else only
+    companions = companions or {}
 
     def __getattr__(name: str) -> Any:
+        if name in companions:
+            owner = __getattr__(companions[name])
+            for module in (owner.__module__, owner.__module__.partition(".")[0]):
+                found = getattr(importlib.import_module(module), name, None)
+                if found is not None:
+                    return found
+            raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
         if name.startswith("__") or (allowed is not None and name not in allowed):
             raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
         provided = plugins.registry(kind).get(name)
@@ -65,6 +78,7 @@ def make_getattr(
     def __dir__() -> list[str]:
         names = set(module_globals)
         names.update(allowed if allowed is not None else plugins.available(kind))
+        names.update(companions)
         return sorted(names)
 
     return __getattr__, __dir__

@@ -18,7 +18,7 @@ from databay._node import is_async_method
 from databay._validate import callables, flag
 from databay._validate import interval as _interval
 from databay.delivery import DEAD_LETTER, RetryPolicy, StateStore
-from databay.errors import InvalidNodeError
+from databay.errors import InvalidNodeError, TransferError
 from databay.inlet import Inlet
 from databay.outlet import Outlet
 from databay.record import Record
@@ -727,11 +727,16 @@ class Link:
         self, exc: Exception, outlet: Outlet, records: list[Record], result: TransferResult
     ) -> None:
         result.errors.append(exc)
-        result.undelivered[outlet] = result.undelivered.get(outlet, 0) + len(records)
+        lost = len(records)
+        said = getattr(exc, "undelivered", None)  # a TransferError may say "only some"
+        if isinstance(exc, TransferError) and isinstance(said, int) and 0 < said < lost:
+            result.pushed[outlet] = result.pushed.get(outlet, 0) + lost - said
+            lost = said
+        result.undelivered[outlet] = result.undelivered.get(outlet, 0) + lost
         if self.ignore_exceptions:
             _LOGGER.error(
                 "%s: %d record(s) not delivered to %r (error ignored): %r; records: %s",
-                result.update, len(records), outlet, exc, _short.repr(records), exc_info=exc,
+                result.update, lost, outlet, exc, _short.repr(records), exc_info=exc,
             )
 
     def _raise_push_errors(self, result: TransferResult) -> None:

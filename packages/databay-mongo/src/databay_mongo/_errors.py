@@ -17,8 +17,8 @@ class MongoWriteError(TransferError):
     """Records of a push were not written (or could not be confirmed as written).
 
     ``records`` are the records concerned, ``failures`` pairs each of them with the
-    reason, ``undelivered`` is how many there are and ``written`` how many documents of
-    the push did go in.
+    reason, ``undelivered`` how many records of the push did not go in (all of them when
+    the push was refused before writing) and ``written`` how many documents did go in.
     """
 
     def __init__(
@@ -27,8 +27,10 @@ class MongoWriteError(TransferError):
         *,
         failures: Sequence[tuple[Record, str]] = (),
         written: int = 0,
+        undelivered: int | None = None,
     ) -> None:
-        super().__init__(message, undelivered=len(failures))
+        super().__init__(message, undelivered=len(failures) if undelivered is None
+                         else undelivered)
         self.failures: list[tuple[Record, str]] = list(failures)
         self.records: list[Record] = [record for record, _ in self.failures]
         self.written = written

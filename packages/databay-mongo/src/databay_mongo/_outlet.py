@@ -526,7 +526,10 @@ class MongoOutlet(Outlet):
         message = (f"{self!r}: {len(pairs)} of {len(records)} record(s) not written"
                    f"{f' ({written} document(s) written)' if written else ''}: "
                    f"{'; '.join(parts)}{f'; {note}' if note else ''}")
-        return cls(self._redact(message), failures=pairs, written=written)
+        # refused before writing: no record of the push went in, not only the bad ones
+        undelivered = len(pairs) if written or cls is MongoWriteError else len(records)
+        return cls(self._redact(message), failures=pairs, written=written,
+                   undelivered=undelivered)
 
     def __repr__(self) -> str:
         where = self._connection.describe()
