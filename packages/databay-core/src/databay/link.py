@@ -494,7 +494,9 @@ class Link:
         update, result, started = self._begin()
         positions = self._checkpoint_begin() if self.state_store is not None else None
         try:
-            pulls = [self._apull(inlet, update) for inlet in self._inlets]
+            # async pulls go to gather as they are: no wrapper coroutine per inlet
+            pulls = [inlet.pull(update) if is_async_method(inlet, "pull")
+                     else self._apull(inlet, update) for inlet in self._inlets]
             if len(pulls) > self.inlet_concurrency:
                 semaphore = asyncio.Semaphore(self.inlet_concurrency)
                 pulls = [_limited(semaphore, p) for p in pulls]
