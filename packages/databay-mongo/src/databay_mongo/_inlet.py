@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from bson import json_util
 from databay.inlet import Inlet
 from pymongo.errors import PyMongoError
 
 from databay_mongo._connection import ClientHolder, Connection, check_name
 from databay_mongo._errors import MongoReadError
+from databay_mongo._outlet import is_transient
 
 if TYPE_CHECKING:
     from databay.link import Update
@@ -51,6 +54,11 @@ class MongoInlet(Inlet):
     :param start_after: the initial position: only documents with ``field`` greater than
         this are returned (default: from the beginning).
     :param client_options: any other keyword goes to ``pymongo.MongoClient``.
+
+    Checkpoints: :attr:`cursor` is the position in MongoDB Extended JSON (relaxed), which
+    a link's state store can save, and :meth:`seek` takes it back, so a link with
+    ``state_store=...`` resumes after a restart and re-reads a batch it could not
+    deliver.
     """
 
     def __init__(
@@ -94,6 +102,7 @@ class MongoInlet(Inlet):
                              f"got {max_documents!r}")
         self.max_documents = max_documents
         self._position = start_after
+        self._start_after = start_after
         self._holder = ClientHolder(self._connection)
         self._pull_lock = threading.Lock()
 
@@ -105,6 +114,20 @@ class MongoInlet(Inlet):
 
     @position.setter
     def position(self, value: Any) -> None:
+        with self._pull_lock:
+            self._position = value
+
+    @property
+    def cursor(self) -> Any:
+        """The :attr:`position` as JSON: ``None``, a number, a string, or MongoDB Extended
+        JSON such as ``{"$oid": "..."}`` for an ObjectId or ``{"$date": "..."}`` for a
+        datetime (bson's relaxed mode)."""
+        return _to_json(self._position)
+
+    def seek(self, cursor: Any) -> None:
+        """Continue after ``cursor``, a value :attr:`cursor` returned (or any position
+        value, e.g. an ObjectId). None starts over as configured (``start_after``)."""
+        value = self._start_after if cursor is None else _from_json(cursor)
         with self._pull_lock:
             self._position = value
 
@@ -156,7 +179,7 @@ class MongoInlet(Inlet):
                 raise MongoReadError(self._connection.redact(
                     f"{self!r}: reading {self.database_name}.{self.collection} failed "
                     f"({type(exc).__name__}: {exc}); the next pull asks for the same "
-                    f"documents again")) from None
+                    f"documents again"), transient=is_transient(exc)) from None
             if docs:
                 self._position = docs[-1][self.field]
                 if self._strip:
@@ -170,6 +193,25 @@ class MongoInlet(Inlet):
         where = self._connection.describe()
         return (f"{type(self).__name__}(database_name={self.database_name!r}, "
                 f"collection={self.collection!r}{', ' + where if where else ''})")
+
+
+def _to_json(value: Any) -> Any:
+    """``value`` as plain JSON data (relaxed Extended JSON for BSON types)."""
+    if value is None or type(value) in (str, int, bool):
+        return value
+    return json.loads(json_util.dumps(value, json_options=json_util.RELAXED_JSON_OPTIONS))
+
+
+def _from_json(cursor: Any) -> Any:
+    """The position a :func:`_to_json` value stands for; other values are taken as is."""
+    if not isinstance(cursor, (dict, list)):
+        return cursor
+    try:
+        return json_util.loads(json.dumps(cursor))
+    except Exception as exc:  # bad JSON, or bson refusing an $oid, $date, ...
+        raise ValueError(f"MongoInlet.seek(cursor=...) must be a value MongoInlet.cursor "
+                         f"returned (JSON, e.g. {{'$oid': '...'}}) or a position value, "
+                         f"got {cursor!r}: {exc}") from None
 
 
 def _projection(

@@ -68,7 +68,7 @@ class _Group:
     """The documents of one push bound for one collection (``sources``: the payloads,
     not copied yet), or one chunk of them (``docs``: the copies sent)."""
 
-    __slots__ = ("docs", "keys", "owners", "sources", "user_ids")
+    __slots__ = ("docs", "keys", "owners", "reused", "sources", "user_ids")
 
     def __init__(self) -> None:
         self.sources: list[Mapping[str, Any]] = []
@@ -76,6 +76,7 @@ class _Group:
         self.owners: list[int] = []  # index of the record each document came from
         self.user_ids: set[int] = set()  # documents whose _id came with the payload
         self.keys: list[dict[str, Any]] = []  # upsert filters (idempotent mode)
+        self.reused = False  # some _ids were given by an earlier, failed push
 
 
 class MongoOutlet(Outlet):
@@ -89,7 +90,13 @@ class MongoOutlet(Outlet):
     retried ``retries`` times with exponential backoff from ``backoff`` up to
     ``max_backoff`` seconds; a document that an interrupted attempt did write is not
     written twice. Records that still did not go in raise :class:`MongoWriteError`, which
-    lists them.
+    lists them and says whether the failure is ``transient``.
+
+    When the same records are pushed again after a failed push (a link's
+    :class:`~databay.delivery.RetryPolicy` retrying), their documents keep the ``_id``
+    they were given the first time, so documents the failed push did write are
+    recognised, not duplicated. A link's retries multiply with ``retries``: each of its
+    attempts makes up to ``1 + retries`` writes.
 
     :param database_name: the database to write to.
     :param collection: the default collection; None makes the metadata key mandatory.
@@ -159,6 +166,9 @@ class MongoOutlet(Outlet):
         self._valid_names: set[str] = set()
         self._closing = threading.Event()
         self._db_lock = threading.Lock()
+        # the _ids given to the documents of the records of the last failed push (by
+        # id(record), with the record itself so that the id is not reused)
+        self._failed_ids: dict[int, tuple[Record, list[Any]]] = {}
 
     # -- connection -------------------------------------------------------------------
 
@@ -219,9 +229,18 @@ class MongoOutlet(Outlet):
         go in (after retries)."""
         if not records:
             return
+        earlier, self._failed_ids = self._failed_ids, {}
         groups = self._group(records)
         db = self._database()
+        reuse: dict[int, list[Any]] = {}
+        if earlier and self.upsert_key is None:
+            for index, record in enumerate(records):
+                known = earlier.get(id(record))
+                if known is not None and known[0] is record:
+                    reuse[index] = list(known[1])
         failures: dict[int, str] = {}
+        transient: set[str] = set()  # the reasons that may pass
+        given: dict[int, list[Any]] = {}  # record index -> _ids of its documents
         written = 0
         gave_up: str | None = None
         size = self.batch_size
@@ -238,13 +257,22 @@ class MongoOutlet(Outlet):
                 # copies are made a chunk at a time: they die young, which spares the
                 # garbage collector (a push of 20,000 records would otherwise keep
                 # 20,000 copies alive until its end)
-                chunk = self._chunk(group, start, end)
+                chunk = self._chunk(group, start, end, reuse)
                 ok, failed, gave_up = self._write(collection, chunk, update)
                 written += ok
+                if gave_up is not None:
+                    transient.add(gave_up)
                 for owner, reason in failed:
                     failures.setdefault(owner, reason)
+                if failed and self.upsert_key is None:
+                    for doc, owner in zip(chunk.docs, chunk.owners, strict=True):
+                        given.setdefault(owner, []).append(doc["_id"])
         if failures:
-            raise self._error(records, failures, written)
+            # keep the _ids of the records not written, for a push of the same records
+            self._failed_ids = {id(records[i]): (records[i], ids) for i, ids in given.items()
+                                if i in failures}
+            raise self._error(records, failures, written,
+                              transient=any(r in transient for r in failures.values()))
 
     def _group(self, records: list[Record]) -> dict[str, _Group]:
         key = "MongoOutlet.MONGODB_COLLECTION"
@@ -315,9 +343,11 @@ class MongoOutlet(Outlet):
                 self._keys(each, records)
         return groups
 
-    def _chunk(self, group: _Group, start: int, end: int) -> _Group:
+    def _chunk(self, group: _Group, start: int, end: int,
+               reuse: dict[int, list[Any]] | None = None) -> _Group:
         """Documents ``start:end`` of ``group``, copied (a payload is never changed: other
-        outlets may share it): with an ``_id`` in insert mode (see ``_ids``), without the
+        outlets may share it): with an ``_id`` in insert mode (see ``_ids``; ``reuse``
+        maps record indexes to the _ids a failed push gave their documents), without the
         key fields in idempotent mode."""
         chunk = _Group()
         sources = group.sources[start:end]
@@ -328,6 +358,12 @@ class MongoOutlet(Outlet):
                                                                    strict=True)]
             return chunk
         ids = take_ids(len(sources))
+        if reuse:
+            for i, owner in enumerate(chunk.owners):
+                known = reuse.get(owner)
+                if known:  # the record's documents come in the same order as before
+                    ids[i] = known.pop(0)
+                    chunk.reused = True
         user_ids = [i - start for i in group.user_ids if start <= i < end]
         if not user_ids:
             chunk.docs = [{"_id": oid, **src} for oid, src in zip(ids, sources, strict=True)]
@@ -381,7 +417,7 @@ class MongoOutlet(Outlet):
         pending = list(range(len(docs)))
         failed: list[tuple[int, str]] = []
         written = 0
-        maybe_sent = False  # an earlier attempt may have written some of `pending`
+        maybe_sent = group.reused  # an earlier attempt may have written some of `pending`
         attempt = 0
         while pending:
             try:
@@ -511,6 +547,7 @@ class MongoOutlet(Outlet):
         written: int,
         cls: type[MongoWriteError] = MongoWriteError,
         note: str = "",
+        transient: bool = False,
     ) -> MongoWriteError:
         pairs = [(records[i], failures[i]) for i in sorted(failures)]
         by_reason: dict[str, list[int]] = {}
@@ -529,7 +566,7 @@ class MongoOutlet(Outlet):
         # refused before writing: no record of the push went in, not only the bad ones
         undelivered = len(pairs) if written or cls is MongoWriteError else len(records)
         return cls(self._redact(message), failures=pairs, written=written,
-                   undelivered=undelivered)
+                   undelivered=undelivered, transient=transient)
 
     def __repr__(self) -> str:
         where = self._connection.describe()
