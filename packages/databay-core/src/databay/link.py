@@ -116,6 +116,10 @@ class TransferResult:
                 f"errors={self.errors}, duration={self.duration:.6f})")
 
 
+# Retry waits of every link wait on one condition: waits are rare, and a threading.Event
+# per link would cost 1.2 KB of every idle link (see benchmarks/planners).
+_WAITS = threading.Condition()
+
 # Hook callers that have implementations, by name (None: none); cleared by
 # databay.plugins whenever a plugin is registered or unregistered.
 _hook_cache: dict[str, Any] = {}
@@ -252,7 +256,7 @@ class Link:
         self.dead_letter = dead_letter
         self.state_store = state_store
         self._resumed = False
-        self._interrupted = threading.Event()
+        self._interrupted = False
         self._count = 0
         self._count_lock = threading.Lock()
         self._job: Any = None
@@ -371,11 +375,13 @@ class Link:
     def interrupt(self) -> None:
         """Stop waiting: a retry wait in progress ends at once and no further retry is
         made, until the next :meth:`on_start`. Planners call it on shutdown."""
-        self._interrupted.set()
+        with _WAITS:
+            self._interrupted = True
+            _WAITS.notify_all()
 
     def _each_node(self, method: str) -> None:
         if method == "try_start":
-            self._interrupted.clear()
+            self._interrupted = False
         extra = [self.dead_letter] if self.dead_letter is not None else []
         for node in [*self._inlets, *self._outlets, *extra]:
             try:
@@ -550,11 +556,16 @@ class Link:
             result.pushed[outlet] = result.pushed.get(outlet, 0) + len(prepared)
             return
 
+    def _wait_interruptible(self, delay: float) -> bool:
+        """Block ``delay`` seconds; True if :meth:`interrupt` ended the wait."""
+        with _WAITS:
+            return _WAITS.wait_for(lambda: self._interrupted, timeout=delay)
+
     async def _await_retry(self, delay: float) -> bool:
         """Sleep ``delay`` seconds without blocking the loop; True if interrupted."""
         asyncio = sys.modules["asyncio"]
         deadline = perf_counter() + delay
-        while not self._interrupted.is_set():
+        while not self._interrupted:
             left = deadline - perf_counter()
             if left <= 0:
                 return False
@@ -567,7 +578,7 @@ class Link:
                      result: TransferResult) -> float | None:
         """Seconds to wait before retrying ``outlet``, or None to give up."""
         policy: RetryPolicy | None = getattr(outlet, "retry_policy", None) or self.retry
-        if policy is None or self._interrupted.is_set():
+        if policy is None or self._interrupted:
             return None
         delay = policy.next_delay(exc, attempt)
         if delay is not None:
@@ -585,7 +596,7 @@ class Link:
                 outlet.push(records, update)
             except Exception as exc:
                 delay = self._retry_delay(outlet, exc, attempt, len(records), result)
-                if delay is not None and not self._interrupted.wait(delay):
+                if delay is not None and not self._wait_interruptible(delay):
                     attempt += 1
                     continue
                 dead = self._dead_letters(exc, outlet, records, attempt)
