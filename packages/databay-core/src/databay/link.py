@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import itertools
 import logging
 import reprlib
 import sys
@@ -257,8 +258,8 @@ class Link:
         self.state_store = state_store
         self._resumed = False
         self._interrupted = False
-        self._count = 0
-        self._count_lock = threading.Lock()
+        # next() of itertools.count is atomic: unique transfer numbers without a lock
+        self._counter = itertools.count()
         self._job: Any = None
         self._all_sync = True
         self.add_inlets(inlets)
@@ -309,7 +310,7 @@ class Link:
     @property
     def transfer_number(self) -> int:
         """How many transfers this link has started."""
-        return self._count
+        return int(repr(self._counter)[6:-1])  # "count(N)": N transfers started
 
     @property
     def job(self) -> Any:
@@ -393,12 +394,6 @@ class Link:
 
     # -- transfer -------------------------------------------------------------------
 
-    def _next_update(self) -> Update:
-        with self._count_lock:
-            number = self._count
-            self._count = number + 1
-        return Update(self._tags, number)
-
     def transfer(self) -> TransferResult:
         """Run one transfer: pull every inlet, process, group, push every batch to
         every outlet. Returns what happened.
@@ -417,9 +412,7 @@ class Link:
         return _runtime.run_sync(self.atransfer(), "Link.transfer()", "await link.atransfer()")
 
     def _begin(self) -> tuple[Update, TransferResult, float]:
-        with self._count_lock:
-            number = self._count
-            self._count = number + 1
+        number = next(self._counter)
         update = Update(self._tags, number)
         if _LOGGER.isEnabledFor(logging.DEBUG):
             _LOGGER.debug("%s transfer", update)
