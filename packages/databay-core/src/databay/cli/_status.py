@@ -227,9 +227,13 @@ class LineDisplay(Display):
             if dead:
                 errors += f", {dead} dead-lettered"
             line = (f"{head}: {result.pulled} record(s) pulled, {pushed} pushed{errors} "
-                    f"in {_ms(result.duration)} (total: {stats.transfers} transfers, "
-                    f"{stats.pulled} records, {stats.errors} errors)")
+                    f"in {_ms(result.duration)} (total: {_count(stats.transfers, 'transfer')}, "
+                    f"{_count(stats.pulled, 'record')}, {_count(stats.errors, 'error')})")
         self.write(line)
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'s' * (n != 1)}"
 
 
 class LiveDisplay(Display):
