@@ -446,9 +446,9 @@ class Link:
                     continue
                 if data is not None:
                     records += inlet._to_records(data)
+            result.pulled = len(records)
             batches = self._batches(records, result) if self.processors or self.groupers \
                 else [records]
-            result.pulled = len(records)
             copying = self.copy_records
             pushed = result.pushed
             guarded = self.retry is not None or self.dead_letter is not None
@@ -701,7 +701,7 @@ class Link:
         _LOGGER.error("%s: %s raised (ignored): %r", result.update, doing, exc, exc_info=exc)
 
     def _batches(self, records: list[Record], result: TransferResult) -> list[list[Record]]:
-        result.pulled = len(records)  # before the processors
+        result.pulled = len(records)  # before the processors (the async path's count)
         for processor in self.processors:
             try:
                 records = _checked(processor(records), processor, "processor")
