@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from celery import Celery, signals
+from celery import Celery, bootsteps, signals
 
 from databay_celery._registry import registry
 from databay_celery._settings import Settings
@@ -16,6 +16,17 @@ __all__ = ["make_app"]
 _LOGGER = logging.getLogger("databay.CeleryPlanner")
 
 
+class _WakeHub(bootsteps.StartStopStep):  # type: ignore[misc]
+    """Wake the worker's event loop every second, so that a stop request is seen at
+    once: on RabbitMQ an idle loop otherwise waits up to 10 s before it checks."""
+
+    requires = {"celery.worker.components:Hub"}
+
+    def start(self, worker: Any) -> None:
+        if worker.hub is not None:
+            worker.hub.call_repeatedly(1.0, lambda: None)
+
+
 def make_app(settings: Settings | None = None, **given: Any) -> Celery:
     """A Celery app for ``settings`` (by default :meth:`Settings.from_env`) with the
     ``databay.tick`` task. Only JSON crosses the wire: a link name and a tick time."""
@@ -24,6 +35,7 @@ def make_app(settings: Settings | None = None, **given: Any) -> Celery:
     elif given:
         raise TypeError("make_app() takes settings or keyword arguments, not both")
     app = Celery("databay", broker=settings.broker_url, set_as_current=False)
+    app.steps["worker"].add(_WakeHub)
     options: dict[str, Any] = {
         "visibility_timeout": settings.visibility_timeout,
         "unacked_restore_interval": settings.restore_interval,
