@@ -32,9 +32,11 @@ class Flaky(CollectOutlet):
         self.failures = failures
         self.error = error or ConnectionError("down")
         self.calls = 0
+        self.called = threading.Event()
 
     def push(self, records: list[Record], update: Update) -> None:
         self.calls += 1
+        self.called.set()
         if self.calls <= self.failures:
             raise self.error
         super().push(records, update)
@@ -129,9 +131,7 @@ def test_interrupt_ends_a_backoff_wait_promptly(use_async: bool) -> None:
 
     worker = threading.Thread(target=run)
     worker.start()
-    deadline = time.monotonic() + 5
-    while flaky.calls == 0 and time.monotonic() < deadline:
-        time.sleep(0.001)
+    assert flaky.called.wait(5), "the first push never happened"
     started = time.monotonic()
     link.interrupt()
     worker.join(5)
