@@ -358,9 +358,12 @@ def test_live_status_redraws_in_place_on_a_terminal(
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+@pytest.mark.parametrize("once", [False, True], ids=["scheduled", "once"])
 def test_second_interrupt_stops_without_waiting(
-        tmp_path: Path, nodes_dir: Path, processes: Processes) -> None:
+        tmp_path: Path, nodes_dir: Path, processes: Processes, once: bool) -> None:
     marker = tmp_path / "marker.txt"
+    # scheduled: the slow push runs in one of the planner's threads; once: in the main one
+    slow_from = 0 if once else 1
     write(tmp_path, f"""
 [[links]]
 name = "slow"
@@ -373,14 +376,13 @@ type = "RandomIntInlet"
 type = "clinodes:MarkerOutlet"
 marker = "{marker.as_posix()}"
 push_seconds = 30
-slow_from = 1
+slow_from = {slow_from}
 """)
-    proc = processes.start("run", "pipeline.toml", cwd=tmp_path,
-                           env=cli_env(pythonpath=nodes_dir))
+    proc = processes.start("run", "pipeline.toml", *(["--once"] if once else []),
+                           cwd=tmp_path, env=cli_env(pythonpath=nodes_dir))
     assert proc.stderr is not None
-    # the slow push runs in one of the planner's threads, not the main thread
-    wait_until(lambda: marker.exists() and "push-begin 1" in marker.read_text(), 15,
-               "the slow push")
+    wait_until(lambda: marker.exists() and f"push-begin {slow_from}" in marker.read_text(),
+               15, "the slow push")
     proc.send_signal(signal.SIGINT)
     for _ in range(20):  # status lines come first
         line = proc.stderr.readline()

@@ -107,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
     outcome = run_pipeline(pipeline, once=args.once, duration=args.duration,
                            status=args.status,
                            log_level=getattr(args, "log_level", logging.WARNING),
-                           debug=getattr(args, "debug", False), title=title)
+                           debug=getattr(args, "debug", False), title=title,
+                           on_forced=lambda o: print_outcome("databay run", pipeline, o))
     print_outcome("databay run", pipeline, outcome)
     return outcome.code
 

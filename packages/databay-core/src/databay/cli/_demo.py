@@ -290,7 +290,8 @@ def demo(args: argparse.Namespace) -> int:
 
         outcome = run_pipeline(pipeline, duration=duration, status=args.status,
                                log_level=getattr(args, "log_level", logging.WARNING),
-                               debug=getattr(args, "debug", False), title=title)
+                               debug=getattr(args, "debug", False), title=title,
+                               on_forced=lambda o: print_outcome("databay demo", pipeline, o))
     print_outcome("databay demo", pipeline, outcome)
     print("Data written to:")
     for name in ("readings.csv", "devices.csv"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
+import os
 import signal
 import sys
 import threading
@@ -33,6 +34,7 @@ from databay.outlet import Outlet
 __all__ = ["Outcome", "StopRequest", "cli_logging", "run_pipeline"]
 
 _LOGGER = logging.getLogger("databay.cli")
+_FORCED_REASON = "interrupted: stopped without waiting for transfers in flight"
 
 
 @dataclass
@@ -74,6 +76,9 @@ class StopRequest:
         self.signals = 0
         #: called (in a thread of its own) when a signal asks to stop
         self.on_request: Callable[[], None] | None = None
+        #: called (in a thread of its own) when a second signal forces the stop; without
+        #: it, the second signal raises KeyboardInterrupt in the main thread
+        self.on_force: Callable[[str], None] | None = None
         self._notify = notify
         self._previous: dict[int, Any] = {}
 
@@ -87,7 +92,14 @@ class StopRequest:
         self.signals += 1
         if self.signals > 1:
             self.forced = True
-            raise KeyboardInterrupt(f"{name} received again: stopping without waiting")
+            if self.on_force is None:
+                raise KeyboardInterrupt(f"{name} received again: stopping without waiting")
+            # an exception raised into whatever the main thread is doing can leave a
+            # lock of the planner or of threading held: the forced stop runs elsewhere
+            if self.signals == 2:
+                threading.Thread(target=self.on_force, args=(name,),
+                                 name="databay-cli-force", daemon=True).start()
+            return
         self.request(name)
         # the handler may have interrupted code that holds a lock these need: not here
         threading.Thread(target=self._after_signal, args=(name,), daemon=True).start()
@@ -162,10 +174,16 @@ def run_pipeline(
     debug: bool = False,
     stream: TextIO | None = None,
     title: Callable[[], str] | None = None,
+    on_forced: Callable[[Outcome], object] | None = None,
 ) -> Outcome:
     """Run the enabled links of ``pipeline``: one transfer each (``once``), or on its
     planner until a signal or ``duration`` seconds. Every node started gets
-    ``on_shutdown``; transfers in flight finish first."""
+    ``on_shutdown``; transfers in flight finish first.
+
+    A second SIGINT/SIGTERM forces the stop: with ``on_forced``, a thread of its own
+    hands it the outcome (which should report it) and ends the process with exit code
+    130 without waiting for anything; without, KeyboardInterrupt is raised in the main
+    thread and the run returns a forced outcome."""
     stream = stream if stream is not None else sys.stderr
     names = {spec.link: spec.name for spec in pipeline.enabled_links}
     tracker = StatusTracker(names)
@@ -173,6 +191,23 @@ def run_pipeline(
     began = time.monotonic()
     with tracker, cli_logging(display, log_level, debug), \
             StopRequest(display.write) as stop:
+        if on_forced is not None:
+            def force(name: str) -> None:
+                forced = Outcome(EXIT_INTERRUPTED, _FORCED_REASON, stopped_by="forced")
+                try:
+                    forced.stats = tracker.snapshot()
+                    forced.elapsed = time.monotonic() - began
+                    display.stop()
+                    on_forced(forced)
+                finally:
+                    # transfers may still run in other threads, which the interpreter
+                    # would wait for at exit: a forced stop does not wait
+                    with contextlib.suppress(Exception):
+                        sys.stdout.flush()
+                        sys.stderr.flush()
+                    os._exit(forced.code)
+
+            stop.on_force = force
         display.start()
         try:
             if once:
@@ -180,8 +215,7 @@ def run_pipeline(
             else:
                 outcome = _scheduled(pipeline, tracker, stop, duration)
         except KeyboardInterrupt:
-            outcome = Outcome(EXIT_INTERRUPTED, "interrupted: stopped without waiting for "
-                              "transfers in flight", stopped_by="forced")
+            outcome = Outcome(EXIT_INTERRUPTED, _FORCED_REASON, stopped_by="forced")
         finally:
             try:
                 _shutdown_nodes(pipeline)
