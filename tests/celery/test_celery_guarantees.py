@@ -32,6 +32,12 @@ class TickInlet(Inlet):
         return None if tick is None else [tick.time.isoformat()]
 
 
+class AsyncTickInlet(Inlet):
+    async def pull(self, update: Update) -> Any:
+        tick = current_tick()
+        return None if tick is None else [tick.time.isoformat()]
+
+
 class ListOutlet(Outlet):
     def __init__(self, fail: bool = False) -> None:
         super().__init__()
@@ -96,6 +102,16 @@ def test_a_redelivered_finished_tick_does_nothing(guard: Guard) -> None:
     assert outlet.got == [when.isoformat()]  # current_tick() gave the scheduled time
     record = guard.done("a", tick)
     assert record is not None and record["status"] == "ok" and record["pushed"] == 1
+
+
+def test_async_nodes_see_the_current_tick(guard: Guard) -> None:
+    # async nodes run on databay's loop thread; the tick travels with the context
+    outlet = ListOutlet()
+    link = Link(AsyncTickInlet(), outlet, interval=1, tags="b")
+    tick, when = _tick()
+    assert _guarded(guard, link, "b", tick, when) == "ok"
+    assert outlet.got == [when.isoformat()]
+    assert current_tick() is None  # and it does not outlive the transfer
 
 
 def test_a_link_never_runs_beside_itself(guard: Guard) -> None:
