@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from databay_celery._planner import CeleryPlanner, WorkerStoppedError
     from databay_celery._registry import PIPELINE_ENV, Tick, current_tick
     from databay_celery._settings import Settings
+    from databay_celery._state import RedisStateStore, StateStoreError
 
 __all__ = [
     "PIPELINE_ENV",
@@ -24,8 +25,10 @@ __all__ = [
     "BeatLockLostError",
     "BeatLockedError",
     "CeleryPlanner",
+    "RedisStateStore",
     "Schedule",
     "Settings",
+    "StateStoreError",
     "Tick",
     "WorkerStoppedError",
     "__version__",
@@ -45,6 +48,8 @@ _LAZY = {
     "Tick": "databay_celery._registry",
     "current_tick": "databay_celery._registry",
     "Settings": "databay_celery._settings",
+    "RedisStateStore": "databay_celery._state",
+    "StateStoreError": "databay_celery._state",
 }
 
 

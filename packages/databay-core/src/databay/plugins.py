@@ -70,7 +70,9 @@ KNOWN_PROVIDERS: dict[Kind, dict[str, str]] = {
         "SchedulePlanner": "databay-planners",
         "CeleryPlanner": "databay-celery",
     },
-    "state_store": {},
+    "state_store": {
+        "RedisStateStore": "databay-celery",
+    },
 }
 
 
