@@ -46,6 +46,8 @@ FAST_OPTIONS: dict[str, object] = {
 
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
+#: how long a server gets to exit on SIGTERM before SIGKILL
+TERM_GRACE = 2.0
 
 
 def free_port() -> int:
@@ -165,12 +167,14 @@ class NxServer:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(target, signal.SIGTERM)
         try:
-            process.wait(timeout)
+            # memory storage: nothing to flush, so a server slow to leave is not waited for
+            process.wait(min(timeout, TERM_GRACE))
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout)
         if pid is not None and pid != process.pid and _alive(pid):
-            os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         wait_until(lambda: not _accepts(self.port), timeout,
                    f"port {self.port} to be closed")
 
