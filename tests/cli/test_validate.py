@@ -119,6 +119,10 @@ BAD_FILES = {
     "state store class": (link(extra="state_store = {type = 'DiskStore'}"),
                           ["bad.toml: link 'orders', state_store, key 'type': no state_store "
                            "named 'DiskStore' is installed"]),
+    "planner state store class": (
+        link() + "\n[planner]\ntype = 'ApsPlanner'\n[planner.state_store]\ntype = 'DiskStore'\n",
+        ["bad.toml: [planner] (ApsPlanner), state_store, key 'type': no state_store named "
+         "'DiskStore' is installed"]),
     "everything disabled": (link(extra="enabled = false"),
                             ["bad.toml: key 'links': every link has enabled = false"]),
 }
@@ -268,3 +272,62 @@ def test_substitution() -> None:
     assert substitute("$${A} and $$", env) == "${A} and $"
     assert substitute({"k": ["${A}", 2]}, env) == {"k": ["1", 2]}
     assert substitute("$HOME stays", env) == "$HOME stays"
+
+
+@pytest.mark.parametrize("once", [True, False], ids=["once", "scheduled"])
+def test_planner_state_store_is_lent_to_links_without_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, once: bool) -> None:
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.txt").write_text("a\nb\nc\n", encoding="utf-8")
+    text = f"""
+[[links]]
+name = "lines"
+interval = "10ms"
+
+[[links.inlets]]
+type = "FileInlet"
+filepath = "in.txt"
+
+[[links.outlets]]
+type = "FileOutlet"
+default_filepath = "out.txt"
+
+[planner]
+type = "SchedulePlanner"
+
+[planner.state_store]
+type = "FileStateStore"
+path = "state/{'once' if once else 'run'}.json"
+"""
+    (tmp_path / "p.toml").write_text(text, encoding="utf-8")
+    args = ["--once"] if once else ["--duration", "0.5"]
+    assert main(["run", "p.toml", *args, "--status", "off"]) == 0
+    state = json.loads((tmp_path / "state" / f"{'once' if once else 'run'}.json").read_text())
+    # the link checkpointed in the planner's store: its inlet's cursor, under its name
+    assert list(state) and all(key.startswith("lines/") for key in state)
+    assert (tmp_path / "out.txt").read_text().startswith("a")
+
+
+def test_planner_without_state_stores_refuses_the_table(tmp_path: Path) -> None:
+    from databay import BasePlanner
+    from databay.cli._config import PipelineError, build_pipeline, parse_toml
+
+    class Bare(BasePlanner):  # an old-style third-party planner: no state_store keyword
+        def __init__(self) -> None:
+            super().__init__()
+
+        def _schedule(self, link: object) -> None: ...
+        def _unschedule(self, link: object) -> None: ...
+        def _start_planner(self) -> None: ...
+        def _shutdown_planner(self, wait: bool = True) -> None: ...
+
+    text = (link() + "\n[planner]\ntype = 'test_validate:Bare'\n[planner.state_store]\n"
+            "type = 'MemoryStateStore'\n")
+    import sys
+    sys.modules[__name__].Bare = Bare  # type: ignore[attr-defined]
+    with pytest.raises(PipelineError, match=r"\[planner\] \(test_validate:Bare\), key "
+                                            r"'state_store': unknown key; test_validate:Bare "
+                                            r"takes no state store"):
+        build_pipeline(parse_toml(text, "p.toml"), "p.toml", {})

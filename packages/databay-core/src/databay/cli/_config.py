@@ -366,7 +366,18 @@ class _Builder:
                 raise self.error(where, "type", f"must be a class name, got {_describe(name)}")
             cls = self.resolve("planner", name, where, "type")
             where = f"[planner] ({name})"
+            raw_store = table.get("state_store")
+            if isinstance(raw_store, dict):  # [planner.state_store]: a store for every link
+                table = {k: v for k, v in table.items() if k != "state_store"}
             kwargs = self.kwargs(cls, table, where, exclude=("links",))
+            if isinstance(raw_store, dict):
+                accepted, _, open_ended = _parameters(cls, ("links",))
+                if accepted is not None and "state_store" not in accepted and not open_ended:
+                    raise self.error(where, "state_store", f"unknown key; {name} takes no "
+                                     f"state store (give each link one instead: "
+                                     f"[links.state_store])")
+                kwargs["state_store"] = self.node("state_store", raw_store,
+                                                  f"{where}, state_store")
             try:
                 cls(**kwargs)  # constructors check their arguments: check them now
             except Exception as exc:
