@@ -50,7 +50,9 @@ def test_file_inlet_line_mode_without_on_start(tmp_path: Path) -> None:
         f.write("c\n")
     link.transfer()
     assert outlet.records[-1].payload == "c\n"
-    inlet.try_shutdown()
+    assert inlet.active  # opened on demand counts as started...
+    link.on_shutdown()
+    assert not inlet.active and inlet._file is None  # ...so the link's shutdown closes it
 
 
 def test_file_inlet_file_mode(tmp_path: Path) -> None:

@@ -304,3 +304,16 @@ def test_round_trip_through_links(tmp_path: Path, follow: Any) -> None:
 
 def test_repr(tmp_path: Path) -> None:
     assert repr(CsvInlet("x.csv")) == "CsvInlet(filepath='x.csv', metadata={})"
+
+
+def test_pulled_without_a_planner_the_link_shutdown_closes_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "in.csv"
+    path.write_text("a,b\n1,2\n", encoding="utf-8")
+    inlet = CsvInlet(path)
+    collect = Collect()
+    link = Link(inlet, collect, 1)
+    link.transfer()
+    assert [r.payload for r in collect.records] == [{"a": "1", "b": "2"}]
+    assert inlet.active and inlet._file is not None
+    link.on_shutdown()
+    assert not inlet.active and inlet._file is None

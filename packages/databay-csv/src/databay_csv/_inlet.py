@@ -238,6 +238,8 @@ class CsvInlet(Inlet):
         """The rows appended since the last pull, as dicts. A pull that raises (bytes
         invalid in the encoding, ...) leaves the position where it was, so the rows it
         had read before the error are not skipped."""
+        if not self.active:  # pulled without a planner: Link.on_shutdown() closes the file
+            self.try_start()
         with self._lock:
             self._drop_rotated()  # the last pull was delivered or rewound by now
             before = (None if self._ident is None

@@ -68,17 +68,22 @@ class FileInlet(Inlet):
         """LINE mode: continue at the offset ``cursor`` (None: the start of the file)."""
         if self.read_mode is not FileInletMode.LINE:
             return
-        if self._file is None:
-            self.on_start()
+        self._open_on_demand()
         assert self._file is not None
         self._file.seek(cursor or 0)
+
+    def _open_on_demand(self) -> None:
+        # used without a planner: start now, so that Link.on_shutdown() closes the file
+        if self._file is None:
+            self.try_start()
+            if self._file is None:  # it was started before, in another mode's state
+                self.on_start()
 
     def pull(self, update: Update) -> Any:
         if self.read_mode is FileInletMode.FILE:
             with open(self.filepath, encoding=self.encoding) as f:
                 return f.read()
-        if self._file is None:  # pulled without a planner: open on first use
-            self.on_start()
+        self._open_on_demand()
         assert self._file is not None
         line = self._file.readline()
         return line if line else None
