@@ -59,6 +59,18 @@ def test_usable_without_a_planner_or_on_start(server: LocalServer) -> None:
     assert scoped.session is None
 
 
+def test_used_without_a_planner_the_link_shutdown_closes_the_sessions(
+        server: LocalServer) -> None:
+    server.reply("/d", "[1]")
+    server.reply("/in", "[]")
+    inlet, outlet = HttpInlet(server.url("/d")), HttpOutlet(server.url("/in"))
+    link = Link(inlet, outlet, interval=1)
+    link.transfer()  # no on_start: both open their session on first use
+    assert inlet.session is not None and outlet.session is not None
+    link.on_shutdown()
+    assert inlet.session is None and outlet.session is None
+
+
 def test_connection_reused_after_error_statuses(server: LocalServer) -> None:
     server.reply("/bad", "no", status=404)
     with HttpInlet(server.url("/bad"), retries=0) as inlet:

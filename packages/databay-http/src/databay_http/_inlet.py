@@ -254,6 +254,8 @@ class HttpInlet(Inlet):
     # -- pulling --------------------------------------------------------------------
 
     def pull(self, update: Update) -> list[Any] | str:
+        if not self.active:  # pulled without a planner: Link.on_shutdown() closes it
+            self.try_start()
         if _LOGGER.isEnabledFor(logging.DEBUG):
             _LOGGER.debug("%s pulling %s", update, self._client.url)
         if self._cursor_param is None:

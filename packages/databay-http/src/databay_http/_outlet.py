@@ -142,6 +142,8 @@ class HttpOutlet(Outlet):
         total = len(records)
         if not records and not self._send_empty:
             return
+        if not self.active:  # pushed without a planner: Link.on_shutdown() closes it
+            self.try_start()
         size = self._batch_size or max(total, 1)
         bodies: list[tuple[int, bytes]] = []
         for start in range(0, max(total, 1), size):
