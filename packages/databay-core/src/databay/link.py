@@ -499,7 +499,13 @@ class Link:
             if len(pulls) > self.inlet_concurrency:
                 semaphore = asyncio.Semaphore(self.inlet_concurrency)
                 pulls = [_limited(semaphore, p) for p in pulls]
-            outcomes = await asyncio.gather(*pulls, return_exceptions=True)
+            if len(pulls) == 1:  # no task to spawn, no extra turn of the loop
+                try:
+                    outcomes: list[Any] = [await pulls[0]]
+                except Exception as exc:
+                    outcomes = [exc]
+            else:
+                outcomes = await asyncio.gather(*pulls, return_exceptions=True)
             records: list[Record] = []
             for inlet, outcome in zip(self._inlets, outcomes, strict=True):
                 if isinstance(outcome, BaseException):
@@ -508,9 +514,13 @@ class Link:
                     self._failed(outcome, result, f"pulling from {inlet!r}")
                 else:
                     records += inlet._to_records(outcome)
+            outlets = self._outlets
             for batch in self._batches(records, result):
-                pushes = [self._apush(o, batch, update, result) for o in self._outlets]
-                await asyncio.gather(*pushes)
+                if len(outlets) == 1:  # no task to spawn, no extra turn of the loop
+                    await self._apush(outlets[0], batch, update, result)
+                else:
+                    await asyncio.gather(*(self._apush(o, batch, update, result)
+                                           for o in outlets))
                 self._raise_push_errors(result)
             if positions is not None:
                 self._checkpoint_end(positions, result)
