@@ -71,6 +71,7 @@ KNOWN_PROVIDERS: dict[Kind, dict[str, str]] = {
         "CeleryPlanner": "databay-celery",
     },
     "state_store": {
+        "MongoStateStore": "databay-mongo",
         "RedisStateStore": "databay-celery",
     },
 }

@@ -1,5 +1,6 @@
 """MongoDB for databay: :class:`MongoOutlet` writes records, :class:`MongoInlet` reads new
-documents. pymongo is imported when one of the classes is first used, not before."""
+documents, :class:`MongoStateStore` keeps links' checkpoints. pymongo is imported when one
+of the classes is first used, not before."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from databay_mongo._errors import (
     MongoCollectionNotFound,
     MongoPayloadError,
     MongoReadError,
+    MongoStateStoreError,
     MongoWriteError,
 )
 
 if TYPE_CHECKING:
     from databay_mongo._inlet import MongoInlet
     from databay_mongo._outlet import MongoOutlet
+    from databay_mongo._state import MongoStateStore
 
 __all__ = [
     "MongoCollectionNotFound",
@@ -23,11 +26,14 @@ __all__ = [
     "MongoOutlet",
     "MongoPayloadError",
     "MongoReadError",
+    "MongoStateStore",
+    "MongoStateStoreError",
     "MongoWriteError",
     "__version__",
 ]
 
-_LAZY = {"MongoOutlet": "databay_mongo._outlet", "MongoInlet": "databay_mongo._inlet"}
+_LAZY = {"MongoOutlet": "databay_mongo._outlet", "MongoInlet": "databay_mongo._inlet",
+         "MongoStateStore": "databay_mongo._state"}
 
 
 def __getattr__(name: str) -> Any:

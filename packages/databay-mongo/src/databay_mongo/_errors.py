@@ -10,7 +10,8 @@ from databay.errors import DatabayError, TransferError
 if TYPE_CHECKING:
     from databay.record import Record
 
-__all__ = ["MongoCollectionNotFound", "MongoPayloadError", "MongoReadError", "MongoWriteError"]
+__all__ = ["MongoCollectionNotFound", "MongoPayloadError", "MongoReadError",
+           "MongoStateStoreError", "MongoWriteError"]
 
 
 class MongoWriteError(TransferError):
@@ -74,3 +75,8 @@ class MongoReadError(DatabayError):
     def __init__(self, message: str, *, transient: bool = True) -> None:
         super().__init__(message)
         self.transient = transient
+
+
+class MongoStateStoreError(DatabayError):
+    """A :class:`~databay_mongo.MongoStateStore` could not read or commit a cursor (server
+    unreachable, refused credentials, ...); the message never shows credentials."""

@@ -1,5 +1,5 @@
-"""databay plugin entry point: registers MongoOutlet and MongoInlet by lazy reference,
-so loading plugins never imports pymongo."""
+"""databay plugin entry point: registers MongoOutlet, MongoInlet and MongoStateStore by
+lazy reference, so loading plugins never imports pymongo."""
 
 from __future__ import annotations
 
@@ -14,3 +14,8 @@ def databay_register_outlets() -> list[str]:
 @hookimpl
 def databay_register_inlets() -> list[str]:
     return ["databay_mongo._inlet:MongoInlet"]
+
+
+@hookimpl
+def databay_register_state_stores() -> list[str]:
+    return ["databay_mongo._state:MongoStateStore"]
