@@ -4,6 +4,7 @@ Redis server."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -159,3 +160,64 @@ type = "NullOutlet"
     assert isinstance(store, RedisStateStore)
     assert store.key == f"{prefix}:file"
     store.close()
+
+
+PLANNER_STORE_PIPELINE = """
+[planner]
+type = "CeleryPlanner"
+
+[planner.state_store]
+type = "RedisStateStore"
+url = "{url}"
+key = "{key}"
+
+[[links]]
+name = "counts"
+interval = "1s"
+
+[[links.inlets]]
+type = "RandomIntInlet"
+
+[[links.outlets]]
+type = "NullOutlet"
+
+[[links]]
+name = "own"
+interval = "1s"
+
+[links.state_store]
+type = "MemoryStateStore"
+
+[[links.inlets]]
+type = "RandomIntInlet"
+
+[[links.outlets]]
+type = "NullOutlet"
+"""
+
+
+def test_a_planner_state_store_reaches_the_links_of_every_worker(
+        tmp_path: Path, redis_server: RedisServer, prefix: str) -> None:
+    from databay.delivery import MemoryStateStore
+    from databay_celery import CeleryPlanner
+    from databay_celery._registry import _Registry
+
+    path = tmp_path / "pipeline.toml"
+    path.write_text(PLANNER_STORE_PIPELINE.format(url=redis_server.url, key=prefix),
+                    encoding="utf-8")
+    # under Celery's own command line, the worker builds the links from the file
+    worker = _Registry()
+    worker.load(str(path))
+    counts, own = worker._links["counts"], worker._links["own"]
+    assert isinstance(counts.state_store, RedisStateStore) and counts.state_store.key == prefix
+    assert isinstance(own.state_store, MemoryStateStore)  # a link's own store wins
+    counts.state_store.close()
+    # databay run --role worker / CeleryPlanner.from_pipeline: the planner holds it and
+    # lends it to its links when they start, as every planner does
+    planner = CeleryPlanner.from_pipeline(path)
+    planner._load_pipeline_links()
+    store = planner.state_store
+    assert isinstance(store, RedisStateStore) and store.key == prefix
+    store.close()
+    with pytest.raises(TypeError, match="state_store=...\\) must be a databay.delivery"):
+        CeleryPlanner(state_store="redis://x")  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from databay.base_planner import BasePlanner
+from databay.delivery import StateStore
 from databay.errors import DatabayError
 from databay.link import Link
 
@@ -72,6 +73,8 @@ class CeleryPlanner(BasePlanner):
         the links that agree) instead of waiting for the next one.
     :param ignore_exceptions: accepted for compatibility; on workers a failed transfer
         is logged and recorded with its tick, and the worker goes on.
+    :param state_store: lent to every link without one, as on every planner; workers on
+        several hosts need a shared one (:class:`databay_celery.RedisStateStore`).
     """
 
     def __init__(
@@ -94,6 +97,7 @@ class CeleryPlanner(BasePlanner):
         settings: Mapping[str, float] | None = None,
         catch_exceptions: bool | None = None,
         handle_signals: bool = True,
+        state_store: StateStore | None = None,
     ) -> None:
         if role not in ROLES:
             raise ValueError(f"CeleryPlanner(role=...) must be one of {', '.join(ROLES)}, "
@@ -130,7 +134,8 @@ class CeleryPlanner(BasePlanner):
         # transfers never run in this process on the planner's own schedule: ticks come
         # from beat (immediate_transfer is beat publishing the current tick)
         super().__init__(links, ignore_exceptions, False, shutdown_at_exit,
-                         catch_exceptions=catch_exceptions, handle_signals=handle_signals)
+                         catch_exceptions=catch_exceptions, handle_signals=handle_signals,
+                         state_store=state_store)
         self._publish_immediately = bool(immediate_transfer)
 
     @classmethod
@@ -211,6 +216,8 @@ class CeleryPlanner(BasePlanner):
             if self._given.get(key) is None:
                 self._given[key] = value
         self._check_settings()
+        if self.state_store is None:  # [planner.state_store], lent to links at start
+            self.state_store = pipeline.planner_kwargs.get("state_store")
         specs = pipeline.enabled_links
         self.name_links({spec.name: spec.link for spec in specs})
         self.add_links([spec.link for spec in specs])

@@ -119,6 +119,7 @@ class _Registry:
             from databay.cli._config import load_pipeline
 
             pipeline = load_pipeline(path, need_planner=False)
+            pipeline.lend_state_store()  # [planner.state_store], e.g. a RedisStateStore
             self._links = {spec.name: spec.link for spec in pipeline.enabled_links}
             self._pid = os.getpid()
             self.source = path

@@ -180,6 +180,17 @@ class Pipeline:
     def enabled_links(self) -> list[LinkSpec]:
         return [spec for spec in self.links if spec.enabled]
 
+    def lend_state_store(self) -> None:
+        """Give ``[planner.state_store]`` to every enabled link without a store of its own
+        (and with tags to name its checkpoints), as a planner does when it starts them:
+        for links run without the file's planner (``--once``, Celery workers)."""
+        store = self.planner_kwargs.get("state_store")
+        if store is None:
+            return
+        for spec in self.enabled_links:
+            if spec.link.state_store is None and spec.link.tags:
+                spec.link.state_store = store
+
     def make_planner(self) -> BasePlanner:
         """A new planner with the enabled links added."""
         if self.planner_cls is None:

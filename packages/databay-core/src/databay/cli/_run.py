@@ -234,12 +234,7 @@ def _once(pipeline: Pipeline, stop: StopRequest, debug: bool) -> Outcome:
                 spec.link.interrupt()
 
     stop.on_request = interrupt
-    # no planner runs the links here: lend the [planner.state_store] as it would
-    store = pipeline.planner_kwargs.get("state_store")
-    if store is not None:
-        for spec in pipeline.enabled_links:
-            if spec.link.state_store is None and spec.link.tags:
-                spec.link.state_store = store
+    pipeline.lend_state_store()  # no planner runs the links here
     failure = _start_nodes(pipeline)
     if failure is not None:
         return Outcome(EXIT_FAILED, failure)
