@@ -136,7 +136,7 @@ def test_interrupt_ends_a_backoff_wait_promptly(use_async: bool) -> None:
     link.interrupt()
     worker.join(5)
     assert not worker.is_alive()
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 10  # not the 60 s backoff (a margin for load)
     assert flaky.calls == 1
     assert outcome["result"].undelivered == {flaky: 1}
     link.on_start()  # a new start clears the interruption
