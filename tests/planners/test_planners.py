@@ -176,14 +176,15 @@ def test_catch_exceptions_alias(cls: type[BasePlanner]) -> None:
 def test_fixed_grid_does_not_drift_with_transfer_time(cls: type[BasePlanner],
                                                       runner: Runner) -> None:
     # each transfer takes 60 % of the interval: a planner that sleeps after work drifts
-    interval = 0.1
+    # to 5 x 1.6 = 8 intervals; on the grid it is 5 (1.5 intervals of slack for load)
+    interval = 0.2
     inlet = RecordingInlet(duration=0.6 * interval)
     planner = cls(link(inlet, interval), threads=2, immediate_transfer=False)
     runner.start(planner)
     wait_until(lambda: inlet.count >= 6, what="6 transfers")
     pulls = inlet.pulls[:6]
     span = pulls[5] - pulls[0]
-    assert span < 5 * interval + 0.6 * interval, (
+    assert span < 5 * interval + 1.5 * interval, (
         f"5 intervals took {span:.3f} s: the grid drifts")
     assert span > 5 * interval - 0.5 * interval
 
@@ -192,7 +193,7 @@ def test_fixed_grid_does_not_drift_with_transfer_time(cls: type[BasePlanner],
 def test_first_scheduled_run_is_one_interval_after_start(cls: type[BasePlanner],
                                                          runner: Runner) -> None:
     inlet = RecordingInlet()
-    planner = cls(link(inlet, 0.3), immediate_transfer=False)
+    planner = cls(link(inlet, 1.0), immediate_transfer=False)
     started = threading.Event()
     stamps: list[float] = []
 
@@ -214,7 +215,8 @@ def test_first_scheduled_run_is_one_interval_after_start(cls: type[BasePlanner],
     finally:
         plugins.unregister(name)
     assert started.is_set()
-    assert 0.25 <= inlet.pulls[0] - stamps[0] <= 0.6
+    # one interval after start, not at once and not two intervals later
+    assert 0.95 <= inlet.pulls[0] - stamps[0] <= 1.7
 
 
 def test_schedule_planner_wakes_for_a_new_link_without_polling(runner: Runner) -> None:
