@@ -4,6 +4,9 @@
 (link, tick) into SQLite with ``UNIQUE(link, tick)``, so a tick run twice fails loudly
 (and is noted in the ``duplicates`` table). Every start of a push, and every
 ``on_start``/``on_shutdown``, is noted too.
+
+:class:`ListOutlet` and :class:`CountingInlet` (checkpointable) are for tests that run
+links in the test process.
 """
 
 from __future__ import annotations
@@ -88,3 +91,37 @@ class TickTableOutlet(Outlet):
                 db.execute("INSERT INTO duplicates VALUES (?, ?, ?, ?)",
                            (link, tick, os.getpid(), time.time()))
                 raise
+
+
+class ListOutlet(Outlet):
+    def __init__(self, fail: bool = False) -> None:
+        super().__init__()
+        self.got: list[Any] = []
+        self.records: list[Record] = []
+        self.fail = fail
+
+    def push(self, records: list[Record], update: Update) -> None:
+        if self.fail:
+            raise RuntimeError("refused")
+        self.got += [r.payload for r in records]
+        self.records += records
+
+
+class CountingInlet(Inlet):
+    """Checkpointable: yields the next three numbers from its cursor."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.position = 0
+
+    def pull(self, update: Update) -> Any:
+        batch = list(range(self.position, self.position + 3))
+        self.position += 3
+        return batch
+
+    @property
+    def cursor(self) -> Any:
+        return self.position
+
+    def seek(self, cursor: Any) -> None:
+        self.position = int(cursor)

@@ -12,8 +12,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from _celery_nodes import CountingInlet, ListOutlet
 from _celery_support import RedisServer, wait_until
-from databay import Inlet, Link, Outlet, Record, plugins
+from databay import Inlet, Link, plugins
 from databay.delivery import FileStateStore
 from databay.hookspecs import hookimpl
 from databay.link import Update
@@ -36,40 +37,6 @@ class AsyncTickInlet(Inlet):
     async def pull(self, update: Update) -> Any:
         tick = current_tick()
         return None if tick is None else [tick.time.isoformat()]
-
-
-class ListOutlet(Outlet):
-    def __init__(self, fail: bool = False) -> None:
-        super().__init__()
-        self.got: list[Any] = []
-        self.records: list[Record] = []
-        self.fail = fail
-
-    def push(self, records: list[Record], update: Update) -> None:
-        if self.fail:
-            raise RuntimeError("refused")
-        self.got += [r.payload for r in records]
-        self.records += records
-
-
-class CountingInlet(Inlet):
-    """Checkpointable: yields the next three numbers from its cursor."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.position = 0
-
-    def pull(self, update: Update) -> Any:
-        batch = list(range(self.position, self.position + 3))
-        self.position += 3
-        return batch
-
-    @property
-    def cursor(self) -> Any:
-        return self.position
-
-    def seek(self, cursor: Any) -> None:
-        self.position = int(cursor)
 
 
 @pytest.fixture

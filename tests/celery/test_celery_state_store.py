@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from _celery_nodes import CountingInlet, ListOutlet
 from _celery_support import RedisServer, free_port
-from databay import Inlet, Link, Outlet, Record, Update, plugins
+from databay import Link, plugins
 from databay.cli._config import build_pipeline, parse_toml
 from databay_celery import RedisStateStore, Settings, StateStoreError
 from databay_celery._guard import Guard
@@ -17,35 +17,6 @@ from databay_celery._registry import format_tick, parse_tick
 from databay_celery._worker import _guarded
 
 pytestmark = pytest.mark.timeout(60)
-
-
-class CountingInlet(Inlet):
-    """Checkpointable: the next three numbers from its cursor."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.position = 0
-
-    def pull(self, update: Update) -> Any:
-        batch = list(range(self.position, self.position + 3))
-        self.position += 3
-        return batch
-
-    @property
-    def cursor(self) -> Any:
-        return self.position
-
-    def seek(self, cursor: Any) -> None:
-        self.position = int(cursor)
-
-
-class ListOutlet(Outlet):
-    def __init__(self) -> None:
-        super().__init__()
-        self.got: list[Any] = []
-
-    def push(self, records: list[Record], update: Update) -> None:
-        self.got += [r.payload for r in records]
 
 
 @pytest.fixture

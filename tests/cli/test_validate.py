@@ -9,8 +9,15 @@ from pathlib import Path
 
 import pytest
 from _cli_support import cli_env, databay
+from databay import BasePlanner
 from databay.cli import main
-from databay.cli._config import parse_interval, substitute
+from databay.cli._config import (
+    PipelineError,
+    build_pipeline,
+    parse_interval,
+    parse_toml,
+    substitute,
+)
 
 LINK = """
 [[links]]
@@ -310,23 +317,21 @@ path = "state/{'once' if once else 'run'}.json"
     assert (tmp_path / "out.txt").read_text().startswith("a")
 
 
-def test_planner_without_state_stores_refuses_the_table(tmp_path: Path) -> None:
-    from databay import BasePlanner
-    from databay.cli._config import PipelineError, build_pipeline, parse_toml
+class Bare(BasePlanner):
+    """An old-style third-party planner: no state_store keyword."""
 
-    class Bare(BasePlanner):  # an old-style third-party planner: no state_store keyword
-        def __init__(self) -> None:
-            super().__init__()
+    def __init__(self) -> None:
+        super().__init__()
 
-        def _schedule(self, link: object) -> None: ...
-        def _unschedule(self, link: object) -> None: ...
-        def _start_planner(self) -> None: ...
-        def _shutdown_planner(self, wait: bool = True) -> None: ...
+    def _schedule(self, link: object) -> None: ...
+    def _unschedule(self, link: object) -> None: ...
+    def _start_planner(self) -> None: ...
+    def _shutdown_planner(self, wait: bool = True) -> None: ...
 
+
+def test_planner_without_state_stores_refuses_the_table() -> None:
     text = (link() + "\n[planner]\ntype = 'test_validate:Bare'\n[planner.state_store]\n"
             "type = 'MemoryStateStore'\n")
-    import sys
-    sys.modules[__name__].Bare = Bare  # type: ignore[attr-defined]
     with pytest.raises(PipelineError, match=r"\[planner\] \(test_validate:Bare\), key "
                                             r"'state_store': unknown key; test_validate:Bare "
                                             r"takes no state store"):
