@@ -393,6 +393,36 @@ def test_sigint_in_the_main_thread_shuts_down_gracefully(cls: type[BasePlanner])
     assert signal.getsignal(signal.SIGINT) is before
 
 
+@pytest.mark.parametrize("cls", PLANNERS)
+def test_sigint_handed_to_another_thread_still_stops_the_planner(
+        cls: type[BasePlanner]) -> None:
+    # the kernel may deliver a process signal to any thread; there it only sets a flag
+    # that the main thread must notice although it is blocked in start()
+    assert threading.current_thread() is threading.main_thread()
+    inlet = RecordingInlet()
+    planner = cls(Link(inlet, RecordingOutlet(), INTERVAL), immediate_transfer=False)
+    stopped = threading.Event()
+    forced: list[bool] = []
+
+    def send() -> None:
+        wait_until(lambda: inlet.count >= 1, what="a transfer")
+        signal.pthread_kill(threading.get_ident(), signal.SIGINT)  # to this thread only
+        if not stopped.wait(10):  # a bound for the test, noted: not the signal's doing
+            forced.append(True)
+            planner.shutdown(wait=False)
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    try:
+        planner.start()
+        stopped.set()
+    finally:
+        sender.join(15)
+        planner.shutdown()
+    assert not forced, "start() did not return on a SIGINT delivered to another thread"
+    assert not planner.running
+
+
 def test_schedule_planner_coalesces_ticks_it_could_not_run_in_time(
         runner: Runner, caplog: pytest.LogCaptureFixture) -> None:
     inlet = RecordingInlet()

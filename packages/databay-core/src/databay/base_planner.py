@@ -51,6 +51,9 @@ from databay.link import Link, _fire
 
 __all__ = ["BasePlanner"]
 
+#: how often a main thread that waits looks at signals handed to other threads
+_MAIN_THREAD_SLICE = 0.2
+
 _LOGGER = logging.getLogger("databay.BasePlanner")
 
 _IDLE, _STARTING, _SCHEDULING, _STOPPING = "idle", "starting", "scheduling", "stopping"
@@ -286,12 +289,25 @@ class BasePlanner(ABC):
                         self._finish()
                 if not stopping:  # a planner whose _start_planner does not block
                     return
-            self._stopped.wait()
+            self._block_until(self._stopped)
             finisher = self._finisher
             if finisher is not None and finisher is not threading.current_thread():
-                finisher.join()
+                while finisher.is_alive():
+                    finisher.join(_MAIN_THREAD_SLICE)
         finally:
             restore()
+
+    @staticmethod
+    def _block_until(event: threading.Event) -> None:
+        """``event.wait()``, in short slices in the main thread: a SIGINT/SIGTERM the
+        kernel hands to another thread only sets a flag, which the main thread acts on
+        (running the signal handlers) when it next runs Python code, not while it is
+        blocked. Planners whose ``_start_planner`` blocks wait through this too."""
+        if threading.current_thread() is threading.main_thread():
+            while not event.wait(_MAIN_THREAD_SLICE):
+                pass
+        else:
+            event.wait()
 
     def shutdown(self, wait: bool = True) -> None:
         """Stop scheduling, then shut down every node once.
@@ -328,7 +344,7 @@ class BasePlanner(ABC):
         if wait:
             self._release(None, count=False)
             if not inside:
-                self._stopped.wait()
+                self._block_until(self._stopped)
             return
         # without wait, shutting the nodes down must not hold the caller up either: the
         # last transfer in flight does it, or start()'s thread, or a thread of its own

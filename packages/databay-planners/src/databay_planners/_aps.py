@@ -187,7 +187,7 @@ class ApsPlanner(PooledPlanner):
                 self._join(link, (link.interval.total_seconds(), anchor))
             self._done.clear()
             self._scheduler.start()
-        self._done.wait()
+        self._block_until(self._done)
         self._teardown(wait=False)
 
     def _shutdown_planner(self, wait: bool = True) -> None:
