@@ -219,6 +219,62 @@ def test_dead_lettered_batch_is_committed(tmp_path: Path) -> None:
     link.inlets[0].try_shutdown()
 
 
+@pytest.mark.parametrize("how", ["keyword", "attribute"])
+def test_checkpoint_key_set_by_the_user_keys_the_cursor(tmp_path: Path, how: str) -> None:
+    """docs/delivery.md: "set checkpoint_key on your inlets" so that the committed cursor
+    does not depend on the inlet's position in the link."""
+    logs, other = tmp_path / "events.log", tmp_path / "other.log"
+    logs.write_text("a\nb\nc\n")
+    other.write_text("x\ny\n")
+    state = tmp_path / "state.json"
+
+    def events_inlet() -> FileInlet:
+        if how == "keyword":
+            return FileInlet(logs, checkpoint_key="events")
+        inlet = FileInlet(logs)
+        inlet.checkpoint_key = "events"
+        return inlet
+
+    first = CollectOutlet()
+    inlet = events_inlet()
+    assert inlet.checkpoint_key == "events"
+    link = Link(inlet, first, 1, tags="shop", state_store=FileStateStore(state))
+    assert link.transfer().committed
+    assert json.loads(state.read_text()) == {"shop/events": 2}
+    inlet.try_shutdown()
+    # restarted with another inlet put first: the key, not the position, finds the cursor
+    second = CollectOutlet()
+    resumed = Link([FileInlet(other), events_inlet()], second, 1, tags="shop",
+                   state_store=FileStateStore(state))
+    resumed.transfer()
+    assert [r.payload for r in second.records] == ["x\n", "b\n"]
+    assert json.loads(state.read_text()) == {"shop/events": 4, "shop/0:FileInlet": 2}
+    for each in resumed.inlets:
+        each.try_shutdown()
+
+
+def test_checkpoint_key_is_checked_and_can_be_reset() -> None:
+    inlet = ListInlet([1])
+    assert inlet.checkpoint_key is None
+    inlet.checkpoint_key = "k"
+    assert inlet.checkpoint_key == "k"
+    inlet.checkpoint_key = None
+    assert inlet.checkpoint_key is None
+    with pytest.raises(TypeError, match=r"ListInlet.checkpoint_key must be a str or None"):
+        inlet.checkpoint_key = 5  # type: ignore[assignment]
+    with pytest.raises(ValueError, match=r"FileInlet\(checkpoint_key=...\) must be a non-empty"):
+        FileInlet("x", checkpoint_key=" ")
+
+
+def test_a_subclass_property_checkpoint_key_still_wins() -> None:
+    class Keyed(ListInlet):
+        @property
+        def checkpoint_key(self) -> str:
+            return "fixed"
+
+    assert Keyed([1]).checkpoint_key == "fixed"
+
+
 def test_file_state_store_errors(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("[1, 2]")

@@ -17,6 +17,15 @@ __all__ = ["Inlet"]
 INLET_KEY = "__inlet__"
 
 
+def _check_checkpoint_key(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{where} must be a str or None, got {type(value).__name__}: {value!r}")
+    if not value.strip():
+        raise ValueError(f"{where} must be a non-empty str (or None for 'by position'), "
+                         f"got {value!r}")
+    return value
+
+
 class Inlet(Node, ABC):
     """Produces data for links.
 
@@ -25,9 +34,13 @@ class Inlet(Node, ABC):
     ``None`` / ``[]`` for no data. Raw values are wrapped with :meth:`new_record`.
 
     :param metadata: global metadata, merged into every record this inlet creates.
+    :param checkpoint_key: the key of this inlet's cursor in a link's state store
+        (see :attr:`checkpoint_key`); None keys it by the inlet's position.
     """
 
-    def __init__(self, metadata: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self, metadata: dict[str, Any] | None = None, *, checkpoint_key: str | None = None
+    ) -> None:
         if metadata is None:
             metadata = {}
         elif not isinstance(metadata, Mapping):
@@ -36,6 +49,10 @@ class Inlet(Node, ABC):
                 f"got {type(metadata).__name__}: {metadata!r}"
             )
         self._metadata: dict[str, Any] = metadata  # type: ignore[assignment]
+        if checkpoint_key is not None:
+            # through __dict__: a subclass may define checkpoint_key as a read-only property
+            self.__dict__["_checkpoint_key"] = _check_checkpoint_key(
+                checkpoint_key, f"{type(self).__name__}(checkpoint_key=...)")
 
     @property
     def metadata(self) -> dict[str, Any]:
@@ -63,8 +80,20 @@ class Inlet(Node, ABC):
 
     @property
     def checkpoint_key(self) -> str | None:
-        """The key of this inlet's cursor within its link; None means "by position"."""
-        return None
+        """The key of this inlet's cursor within its link's state store; None (the
+        default) means "by position", ``'<index>:<class name>'``.
+
+        Set it (``Inlet(checkpoint_key=...)`` or ``inlet.checkpoint_key = "orders"``) so
+        that the committed cursor survives reordering the link's inlets. The store key
+        is ``'<link tags joined by ".">/<checkpoint_key>'``.
+        """
+        return self.__dict__.get("_checkpoint_key")  # type: ignore[no-any-return]
+
+    @checkpoint_key.setter
+    def checkpoint_key(self, value: str | None) -> None:
+        self.__dict__["_checkpoint_key"] = (
+            None if value is None
+            else _check_checkpoint_key(value, f"{type(self).__name__}.checkpoint_key"))
 
     def new_record(self, payload: Any, metadata: dict[str, Any] | None = None) -> Record:
         """A record whose metadata is the global metadata, then ``metadata``, then

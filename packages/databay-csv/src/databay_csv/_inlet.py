@@ -98,6 +98,8 @@ class CsvInlet(Inlet):
     :param cursor: a :attr:`cursor` saved earlier (or its JSON form, see :meth:`seek`):
         resume after it if the file is still the same file (same device and inode), else
         read the current file from its start.
+    :param checkpoint_key: the key of this inlet's cursor in a link's state store (see
+        :attr:`databay.Inlet.checkpoint_key`); None keys it by the inlet's position.
 
     Checkpoints: :attr:`cursor` and :meth:`seek` let a link with a state store commit
     the position after each delivered transfer and resume from it after a restart.
@@ -119,8 +121,9 @@ class CsvInlet(Inlet):
         fmtparams: Mapping[str, Any] | None = None,
         max_rows: int | None = None,
         cursor: CsvCursor | Sequence[int] | Mapping[str, int] | None = None,
+        checkpoint_key: str | None = None,
     ) -> None:
-        super().__init__(metadata)
+        super().__init__(metadata, checkpoint_key=checkpoint_key)
         path = check_path(filepath, "CsvInlet", "filepath")
         owner = f"CsvInlet({path!r})"
         self.filepath = path

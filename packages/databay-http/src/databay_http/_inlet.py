@@ -87,6 +87,8 @@ class HttpInlet(Inlet):
         value becomes the cursor after a pull (unchanged when no record has it).
     :param cursor: incremental mode: the cursor of the first pull (default None: no
         parameter sent until records arrived).
+    :param checkpoint_key: the key of this inlet's cursor in a link's state store (see
+        :attr:`databay.Inlet.checkpoint_key`); None keys it by the inlet's position.
 
     Checkpoints: in incremental mode :attr:`cursor` and :meth:`seek` let a link with a
     state store commit the cursor after each delivered transfer, re-read a batch that was
@@ -121,8 +123,9 @@ class HttpInlet(Inlet):
         cursor_param: str | None = None,
         cursor_field: str | None = None,
         cursor: Cursor | None = None,
+        checkpoint_key: str | None = None,
     ) -> None:
-        super().__init__(metadata)
+        super().__init__(metadata, checkpoint_key=checkpoint_key)
         self._json = check.flag(json, "HttpInlet", "json")
         if cursor_param is None and cursor_field is None:
             if cursor is not None:

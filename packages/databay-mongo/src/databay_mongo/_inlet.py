@@ -53,6 +53,8 @@ class MongoInlet(Inlet):
         come with the next pulls.
     :param start_after: the initial position: only documents with ``field`` greater than
         this are returned (default: from the beginning).
+    :param checkpoint_key: the key of this inlet's cursor in a link's state store (see
+        :attr:`databay.Inlet.checkpoint_key`); None keys it by the inlet's position.
     :param client_options: any other keyword goes to ``pymongo.MongoClient``.
 
     Checkpoints: :attr:`cursor` is the position in MongoDB Extended JSON (relaxed), which
@@ -76,9 +78,10 @@ class MongoInlet(Inlet):
         batch_size: int = 1000,
         max_documents: int | None = None,
         start_after: Any = None,
+        checkpoint_key: str | None = None,
         **client_options: Any,
     ) -> None:
-        super().__init__(metadata)
+        super().__init__(metadata, checkpoint_key=checkpoint_key)
         name = type(self).__name__
         self.database_name: str = check_name(database_name, name, "database_name",
                                              what="database")

@@ -26,6 +26,8 @@ class FileInlet(Inlet):
     :param filepath: the file to read.
     :param read_mode: a :class:`FileInletMode`.
     :param encoding: the file's text encoding.
+    :param checkpoint_key: the key of the cursor in a link's state store (see
+        :attr:`databay.Inlet.checkpoint_key`).
     """
 
     def __init__(
@@ -34,8 +36,10 @@ class FileInlet(Inlet):
         read_mode: FileInletMode = FileInletMode.LINE,
         metadata: dict[str, Any] | None = None,
         encoding: str = "utf-8",
+        *,
+        checkpoint_key: str | None = None,
     ) -> None:
-        super().__init__(metadata)
+        super().__init__(metadata, checkpoint_key=checkpoint_key)
         if not isinstance(filepath, (str, os.PathLike)):
             raise TypeError(f"FileInlet(filepath=...) must be a path, got {filepath!r}")
         if not isinstance(read_mode, FileInletMode):
