@@ -21,10 +21,11 @@ from databay.errors import (
     ScheduleIntervalError,
 )
 from databay.inlet import Inlet
-from databay.link import Link, TransferResult, Update
+from databay.link import Link
 from databay.misc import logs as _logs
 from databay.outlet import MetadataKey, Outlet
 from databay.record import Record
+from databay.update import TransferResult, Update
 
 __all__ = [
     "BasePlanner",

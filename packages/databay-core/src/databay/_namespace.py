@@ -27,6 +27,9 @@ def forget() -> None:
         module_globals.pop(name, None)
 
 
+plugins.on_change(forget)
+
+
 def make_getattr(
     kind: Kind, module_name: str, module_globals: dict[str, Any],
     only: str | tuple[str, ...] | None = None,

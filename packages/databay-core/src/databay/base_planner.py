@@ -44,10 +44,11 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import Any
 
+from databay._hooks import fire as _fire
 from databay._validate import flag
 from databay.delivery import StateStore
 from databay.errors import MissingLinkError
-from databay.link import Link, _fire
+from databay.link import Link
 
 __all__ = ["BasePlanner"]
 

@@ -20,7 +20,8 @@ import pluggy
 
 if TYPE_CHECKING:
     from databay.base_planner import BasePlanner
-    from databay.link import Link, TransferResult, Update
+    from databay.link import Link
+    from databay.update import TransferResult, Update
 
 __all__ = ["hookimpl", "hookspec"]
 

@@ -10,7 +10,7 @@ from databay._node import Node
 from databay.record import Record, _SharedMeta
 
 if TYPE_CHECKING:
-    from databay.link import Update
+    from databay.update import Update
 
 __all__ = ["Inlet"]
 

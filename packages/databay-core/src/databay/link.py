@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from databay import _runtime
 from databay._copy import copy_records as _copy_records
+from databay._hooks import fire as _fire
+from databay._hooks import transfer_hooks_wanted as _transfer_hooks_wanted
 from databay._node import is_async_method
 from databay._validate import callables, flag
 from databay._validate import interval as _interval
@@ -23,6 +25,7 @@ from databay.errors import InvalidNodeError, TransferError
 from databay.inlet import Inlet
 from databay.outlet import Outlet
 from databay.record import Record
+from databay.update import TransferResult, Update
 
 if TYPE_CHECKING:
     import asyncio
@@ -43,120 +46,9 @@ _short.maxstring = 80
 _short.maxother = 80
 
 
-class Update:
-    """Identifies one transfer: the link's tags and the transfer's number.
-
-    ``str(update)`` is ``"tag1.tag2.N"``, or ``"N"`` for a link without tags.
-    """
-
-    __slots__ = ("tags", "transfer_number")
-
-    def __init__(self, tags: list[str], transfer_number: int) -> None:
-        self.tags = tags
-        self.transfer_number = transfer_number
-
-    def __str__(self) -> str:
-        return ".".join([*self.tags, str(self.transfer_number)])
-
-    __repr__ = __str__
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Update):
-            return NotImplemented
-        return self.tags == other.tags and self.transfer_number == other.transfer_number
-
-    def __hash__(self) -> int:
-        return hash((tuple(self.tags), self.transfer_number))
-
-
-class TransferResult:
-    """What one transfer did. Returned by :meth:`Link.transfer` and given to the hooks.
-
-    ``pulled``: records the inlets produced (before processors); ``pushed`` and
-    ``undelivered``: records each outlet accepted or did not accept; ``errors``: the
-    exceptions raised by nodes, processors or groupers (ignored or not); ``duration``:
-    seconds from start to end.
-    """
-
-    __slots__ = ("_handled", "committed", "dead_lettered", "duration", "errors", "pulled",
-                 "pushed", "retried", "undelivered", "update")
-
-    def __init__(self, update: Update) -> None:
-        self.update = update
-        self.pulled = 0
-        self.pushed: dict[Outlet, int] = {}
-        self.undelivered: dict[Outlet, int] = {}
-        #: retries made, per outlet
-        self.retried: dict[Outlet, int] = {}
-        #: records sent to the dead-letter outlet, per outlet that refused them
-        self.dead_lettered: dict[Outlet, int] = {}
-        #: whether the inlets' cursors were committed to the link's state store
-        self.committed = False
-        self.errors: list[BaseException] = []
-        self.duration = 0.0
-        self._handled = 0  # errors whose records reached the dead-letter outlet
-
-    @property
-    def ok(self) -> bool:
-        """True when nothing failed."""
-        return not self.errors
-
-    @property
-    def unhandled_errors(self) -> int:
-        """Errors whose records were neither delivered nor sent to the dead-letter outlet."""
-        return len(self.errors) - self._handled
-
-    def __repr__(self) -> str:
-        extra = ""
-        if self.retried:
-            extra += f", retried={self.retried}"
-        if self.dead_lettered:
-            extra += f", dead_lettered={self.dead_lettered}"
-        return (f"TransferResult(update={self.update}, pulled={self.pulled}, "
-                f"pushed={self.pushed}, undelivered={self.undelivered}{extra}, "
-                f"errors={self.errors}, duration={self.duration:.6f})")
-
-
 # Retry waits of every link wait on one condition: waits are rare, and a threading.Event
 # per link would cost 1.2 KB of every idle link (see benchmarks/planners).
 _WAITS = threading.Condition()
-
-# Hook callers that have implementations, by name (None: none); cleared by
-# databay.plugins whenever a plugin is registered or unregistered.
-_hook_cache: dict[str, Any] = {}
-_TRANSFER_HOOKS = ("databay_transfer_started", "databay_transfer_finished",
-                   "databay_transfer_failed")
-
-
-def _hook(name: str) -> Any:
-    try:
-        return _hook_cache[name]
-    except KeyError:
-        from databay.plugins import get_plugin_manager
-
-        caller = getattr(get_plugin_manager().hook, name)
-        found = _hook_cache[name] = caller if caller.get_hookimpls() else None
-        return found
-
-
-def _transfer_hooks_wanted() -> bool:
-    """Whether any transfer hook has an implementation (cached)."""
-    try:
-        return _hook_cache["transfer"]  # type: ignore[no-any-return]
-    except KeyError:
-        wanted = _hook_cache["transfer"] = any(_hook(n) is not None for n in _TRANSFER_HOOKS)
-        return wanted
-
-
-def _fire(name: str, **kwargs: Any) -> None:
-    caller = _hook(name)
-    if caller is None:
-        return
-    try:
-        caller(**kwargs)
-    except Exception:
-        _LOGGER.exception("a %s hook implementation raised; the transfer goes on", name)
-
 
 def _nodes(value: Any, base: type[N], arg: str) -> list[N]:
     if value is None:

@@ -10,8 +10,8 @@ from databay._node import Node
 from databay._validate import callables
 
 if TYPE_CHECKING:
-    from databay.link import Update
     from databay.record import Record
+    from databay.update import Update
 
 __all__ = ["MetadataKey", "Outlet"]
 

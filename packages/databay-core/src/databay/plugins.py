@@ -18,7 +18,9 @@ import importlib
 import logging
 import os
 import re
+import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any, Literal
@@ -38,6 +40,7 @@ __all__ = [
     "available",
     "get_plugin_manager",
     "hookimpl",
+    "on_change",
     "plugins",
     "register",
     "registry",
@@ -118,26 +121,29 @@ class Provided:
                         f"plugin {self.plugin!r} registers the {self.kind} {self.name!r} as "
                         f"{self.ref!r}, which cannot be imported: {exc}", name=self.name,
                     ) from exc
-            base = _base_for(self.kind)
-            if not (isinstance(obj, type) and issubclass(obj, base)):
+            if not _is_kind(obj, self.kind):
                 raise TypeError(
                     f"plugin {self.plugin!r} registers {obj!r} as the {self.kind} "
-                    f"{self.name!r}, but it is not a subclass of {base.__name__}"
+                    f"{self.name!r}, but it is not a subclass of {_BASES[self.kind][1]}"
                 )
             self._loaded = obj
         return self._loaded  # type: ignore[no-any-return]
 
 
-def _base_for(kind: Kind) -> type:
-    if kind == "inlet":
-        from databay.inlet import Inlet as base
-    elif kind == "outlet":
-        from databay.outlet import Outlet as base  # type: ignore[assignment]
-    elif kind == "planner":
-        from databay.base_planner import BasePlanner as base  # type: ignore[assignment]
-    else:
-        from databay.delivery import StateStore as base  # type: ignore[assignment]
-    return base
+#: The base class of each kind, as (module, class name). The registry does not import
+#: them: a class can only subclass one whose module is already imported.
+_BASES: dict[Kind, tuple[str, str]] = {
+    "inlet": ("databay.inlet", "Inlet"),
+    "outlet": ("databay.outlet", "Outlet"),
+    "planner": ("databay.base_planner", "BasePlanner"),
+    "state_store": ("databay.delivery", "StateStore"),
+}
+
+
+def _is_kind(obj: Any, kind: Kind) -> bool:
+    module, name = _BASES[kind]
+    base = getattr(sys.modules.get(module), name, None)
+    return isinstance(base, type) and isinstance(obj, type) and issubclass(obj, base)
 
 
 def _normalise(name: str) -> str:
@@ -149,6 +155,20 @@ _lock = threading.RLock()
 _pm: pluggy.PluginManager | None = None
 _infos: dict[str, PluginInfo] = {}
 _registry: dict[Kind, dict[str, Provided]] | None = None
+_listeners: list[Callable[[], None]] = []
+
+
+def on_change(callback: Callable[[], None]) -> None:
+    """Call ``callback()`` whenever the registry changes (a plugin registered or
+    unregistered): modules that cache what plugins provide drop their caches."""
+    with _lock:
+        if callback not in _listeners:
+            _listeners.append(callback)
+
+
+def _notify() -> None:
+    for callback in list(_listeners):
+        callback()
 
 
 def _split_env(name: str) -> set[str] | None:
@@ -274,12 +294,7 @@ def unregister(name_or_plugin: str | object) -> None:
 def _invalidate() -> None:
     global _registry
     _registry = None
-    from databay import _namespace
-
-    _namespace.forget()
-    from databay import link
-
-    link._hook_cache.clear()
+    _notify()
 
 
 _HOOK_FOR_KIND: dict[Kind, str] = {
@@ -414,9 +429,5 @@ def _reset_for_tests() -> None:
         _pm = None
         _registry = None
         _infos.clear()
-        from databay import _namespace, link
-
-        _namespace.forget()
-
-        link._hook_cache.clear()
+        _notify()
 

@@ -7,7 +7,7 @@ from enum import Enum
 from typing import IO, Any
 
 from databay.inlet import Inlet
-from databay.link import Update
+from databay.update import Update
 
 __all__ = ["FileInlet", "FileInletMode"]
 

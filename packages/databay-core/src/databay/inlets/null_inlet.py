@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from databay.inlet import Inlet
-from databay.link import Update
+from databay.update import Update
 
 
 class NullInlet(Inlet):

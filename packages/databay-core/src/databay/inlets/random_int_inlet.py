@@ -6,7 +6,7 @@ import random
 from typing import Any
 
 from databay.inlet import Inlet
-from databay.link import Update
+from databay.update import Update
 
 
 class RandomIntInlet(Inlet):

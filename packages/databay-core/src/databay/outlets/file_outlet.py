@@ -7,9 +7,9 @@ import os
 from collections import defaultdict
 from typing import Any
 
-from databay.link import Update
 from databay.outlet import MetadataKey, Outlet
 from databay.record import Record
+from databay.update import Update
 
 __all__ = ["FileOutlet"]
 

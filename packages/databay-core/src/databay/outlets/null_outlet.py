@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from databay.link import Update
 from databay.outlet import Outlet
 from databay.record import Record
+from databay.update import Update
 
 
 class NullOutlet(Outlet):

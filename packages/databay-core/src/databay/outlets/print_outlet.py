@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from databay.link import Update
 from databay.outlet import Outlet
 from databay.record import Record
+from databay.update import Update
 
 
 class PrintOutlet(Outlet):
