@@ -4,9 +4,10 @@ Imports are read with ``ast`` from the installed ``databay`` package. Counted: e
 import executed when a module is imported (top level, also inside ``try`` and plain
 ``if`` blocks). Not counted: imports under ``if TYPE_CHECKING:`` (type hints only), and
 in the first check imports inside functions (run on first use); the second check
-counts those too, so that a lazy import does not hide a circle between modules. ``from databay import x`` counts as an
-import of the submodule ``databay.x`` when there is one, else of ``databay`` itself;
-the implicit import of a parent package is not counted.
+counts those too, so that a lazy import does not hide a circle between modules.
+``from databay import x`` counts as an import of the submodule ``databay.x`` when there
+is one, else of ``databay`` itself; the implicit import of a parent package is not
+counted.
 """
 
 from __future__ import annotations
