@@ -10,7 +10,7 @@ import pytest
 from _celery_nodes import CountingInlet, ListOutlet
 from _celery_support import RedisServer, free_port
 from databay import Link, plugins
-from databay.cli._config import build_pipeline, parse_toml
+from databay.pipeline import build_pipeline, parse_toml
 from databay_celery import RedisStateStore, Settings, StateStoreError
 from databay_celery._guard import Guard
 from databay_celery._registry import format_tick, parse_tick

@@ -11,7 +11,7 @@ import pytest
 from _cli_support import cli_env, databay
 from databay import BasePlanner
 from databay.cli import main
-from databay.cli._config import (
+from databay.pipeline import (
     PipelineError,
     build_pipeline,
     parse_interval,

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from _mongo_server import CLIENT_OPTIONS, FAST_OPTIONS, free_port
 from databay import Inlet, Link, Outlet, Record, Update, plugins
-from databay.cli._config import build_pipeline, parse_toml
+from databay.pipeline import build_pipeline, parse_toml
 from databay_mongo import MongoStateStore, MongoStateStoreError
 
 

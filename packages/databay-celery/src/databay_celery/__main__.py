@@ -41,8 +41,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s")
     logging.getLogger("databay").setLevel(args.log_level)
 
-    from databay.cli._errors import CliError, PipelineError
     from databay.errors import DatabayError
+    from databay.pipeline import PipelineError
 
     from databay_celery._beat import BeatLockedError
     from databay_celery._planner import CeleryPlanner
@@ -56,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for error in exc.errors:
             print(f"databay-celery: error: {error}", file=sys.stderr)
         return 2
-    except (CliError, BeatLockedError, ValueError, TypeError) as exc:
+    except (BeatLockedError, ValueError, TypeError) as exc:
         print(f"databay-celery: error: {exc}", file=sys.stderr)
         return 2
     except DatabayError as exc:

@@ -207,7 +207,7 @@ class CeleryPlanner(BasePlanner):
         if not path:
             raise ValueError(f"CeleryPlanner has no links: give links, pipeline=PATH, or "
                              f"set {PIPELINE_ENV}")
-        from databay.cli._config import load_pipeline
+        from databay.pipeline import load_pipeline
 
         pipeline = load_pipeline(path, need_planner=False)
         self._pipeline = path

@@ -116,7 +116,7 @@ class _Registry:
             if not path:
                 raise RuntimeError(f"no pipeline file: set {PIPELINE_ENV} to the pipeline "
                                    f"file the workers run (the same file beat uses)")
-            from databay.cli._config import load_pipeline
+            from databay.pipeline import load_pipeline
 
             pipeline = load_pipeline(path, need_planner=False)
             pipeline.lend_state_store()  # [planner.state_store], e.g. a RedisStateStore

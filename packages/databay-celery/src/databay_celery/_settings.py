@@ -175,7 +175,7 @@ def pipeline_settings(path: str | os.PathLike[str]) -> dict[str, Any]:
     (``queue``, ``prefix``, ``settings = {...}``...), with ``${VAR}`` substituted; empty
     when the file's planner is another one. Every role reads the file the same way, so
     beat and workers agree on the queue and key prefix however they are started."""
-    from databay.cli._config import read_toml, substitute
+    from databay.pipeline import read_toml, substitute
 
     table = read_toml(path).get("planner")
     if not isinstance(table, dict):

@@ -23,8 +23,8 @@ from databay.cli._errors import (
     EXIT_OK,
     EXIT_USAGE,
     CliError,
-    PipelineError,
 )
+from databay.pipeline import PipelineError
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "main"]
 
@@ -32,7 +32,7 @@ _LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def _duration(text: str) -> float:
-    from databay.cli._config import INTERVAL_FORMS, parse_interval
+    from databay.pipeline import INTERVAL_FORMS, parse_interval
 
     try:
         return parse_interval(text).total_seconds()
@@ -175,13 +175,16 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return demo(args)
 
 
+def report_pipeline_error(exc: PipelineError, debug: bool, prog: str = "databay") -> None:
+    """Print each problem of ``exc`` as ``<prog>: error: <problem>`` (with its cause's
+    traceback when ``debug``)."""
+    for error in exc.errors:
+        if debug and error.cause is not None:
+            traceback.print_exception(error.cause, file=sys.stderr)
+        print(f"{prog}: error: {error}", file=sys.stderr)
+
+
 def _report(exc: CliError, debug: bool) -> None:
-    if isinstance(exc, PipelineError):
-        for error in exc.errors:
-            if debug and error.cause is not None:
-                traceback.print_exception(error.cause, file=sys.stderr)
-            print(f"databay: error: {error}", file=sys.stderr)
-        return
     if debug:
         traceback.print_exception(exc.cause or exc, file=sys.stderr)
     print(f"databay: error: {exc}", file=sys.stderr)
@@ -202,6 +205,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         _report(exc, debug)
         return exc.code
+    except PipelineError as exc:
+        report_pipeline_error(exc, debug)
+        return EXIT_USAGE
     except BrokenPipeError:  # `databay plugins | head`: the reader left; not an error
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

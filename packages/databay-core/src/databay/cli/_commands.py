@@ -12,10 +12,10 @@ import time
 from typing import Any
 
 from databay import plugins
-from databay.cli._config import Pipeline, load_pipeline
-from databay.cli._errors import EXIT_OK, EXIT_USAGE, CliError, PipelineError
+from databay.cli._errors import EXIT_OK, EXIT_USAGE, CliError
 from databay.cli._run import Outcome, run_pipeline
 from databay.cli._status import summary_lines
+from databay.pipeline import Pipeline, PipelineError, load_pipeline
 
 __all__ = ["list_plugins", "print_outcome", "run", "validate"]
 
@@ -119,12 +119,9 @@ def validate(args: argparse.Namespace) -> int:
         try:
             pipeline = load_pipeline(path)
         except PipelineError as exc:
-            for error in exc.errors:
-                print(f"databay: error: {error}", file=sys.stderr)
-                if getattr(args, "debug", False) and error.cause is not None:
-                    import traceback
+            from databay.cli import report_pipeline_error
 
-                    traceback.print_exception(error.cause, file=sys.stderr)
+            report_pipeline_error(exc, getattr(args, "debug", False))
             print(f"{path}: {_plural(len(exc.errors), 'error')}", file=sys.stderr)
             code = EXIT_USAGE
             continue

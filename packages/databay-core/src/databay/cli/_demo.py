@@ -18,9 +18,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from databay import plugins
 from databay.cli._commands import print_outcome
-from databay.cli._config import build_pipeline, parse_interval, parse_toml
 from databay.cli._errors import EXIT_OK, CliError
 from databay.cli._run import StopRequest, run_pipeline
+from databay.pipeline import build_pipeline, parse_interval, parse_toml
 from databay.plugins import Kind
 
 __all__ = ["DEFAULT_DURATION", "DEMO_PIPELINE", "SERVE_ONLY_PORT", "SensorSource", "demo"]

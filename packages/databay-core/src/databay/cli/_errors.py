@@ -1,11 +1,12 @@
-"""Errors the command reports as one line each, without a traceback (unless --debug)."""
+"""Errors the command reports as one line each, without a traceback (unless --debug).
+
+A pipeline's own problems are :class:`databay.pipeline.PipelineError`: the command prints
+each of its problems on a line of its own and exits with :data:`EXIT_USAGE`.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "CliError", "ConfigError",
-           "PipelineError"]
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "CliError"]
 
 EXIT_OK = 0
 #: a transfer failed (``run --once``), or the planner stopped because a link failed
@@ -24,36 +25,3 @@ class CliError(Exception):
         super().__init__(message)
         self.code = code
         self.cause = cause
-
-
-class ConfigError:
-    """One problem in a pipeline file: where it is (file, link, node, key) and what."""
-
-    __slots__ = ("cause", "key", "message", "missing_plugin", "source", "where")
-
-    def __init__(self, source: str, where: str, key: str | None, message: str,
-                 cause: BaseException | None = None, missing_plugin: bool = False) -> None:
-        self.source = source
-        self.where = where
-        self.key = key
-        self.message = message
-        self.cause = cause
-        self.missing_plugin = missing_plugin
-
-    def __str__(self) -> str:
-        parts = [p for p in (self.where, f"key {self.key!r}" if self.key else "") if p]
-        place = ", ".join(parts)
-        return f"{self.source}: {place}: {self.message}" if place else \
-            f"{self.source}: {self.message}"
-
-    __repr__ = __str__
-
-
-class PipelineError(CliError):
-    """A pipeline file failed validation; ``errors`` holds every problem found."""
-
-    def __init__(self, errors: Sequence[ConfigError]) -> None:
-        self.errors = list(errors)
-        first = self.errors[0] if self.errors else "invalid pipeline"
-        more = f" (and {len(self.errors) - 1} more)" if len(self.errors) > 1 else ""
-        super().__init__(f"{first}{more}", EXIT_USAGE)

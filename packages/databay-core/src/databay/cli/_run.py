@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, TextIO
 
-from databay.cli._config import Pipeline
 from databay.cli._errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 from databay.cli._status import (
     CliFormatter,
@@ -30,6 +29,7 @@ from databay.errors import DatabayError
 from databay.inlet import Inlet
 from databay.link import Link
 from databay.outlet import Outlet
+from databay.pipeline import Pipeline
 
 __all__ = ["Outcome", "StopRequest", "cli_logging", "run_pipeline"]
 

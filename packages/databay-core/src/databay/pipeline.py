@@ -1,9 +1,24 @@
-"""Pipeline files: TOML in, validated links and a planner out.
+"""Pipelines: a TOML file (or a dict) in, validated links, planner and state store out.
 
-Every problem is collected as a :class:`ConfigError` naming the file, the link, the node
-and the key, so that ``databay validate`` reports all of them at once. Classes are found
-by name through the plugin registry (or as ``"package.module:ClassName"``); their keyword
+This is the public home of databay's pipeline format, read by the ``databay`` command,
+by databay-celery's workers and beat, and by any program or plugin::
+
+    from databay.pipeline import load_pipeline, PipelineError
+
+    try:
+        pipeline = load_pipeline("pipeline.toml")
+    except PipelineError as exc:
+        for problem in exc.errors:      # every problem found, not only the first
+            print(problem)
+    else:
+        planner = pipeline.make_planner()
+        planner.start()
+
+Every problem is collected as a :class:`Problem` naming the file, the link, the node and
+the key, so that ``databay validate`` reports all of them at once. Classes are found by
+name through the plugin registry (or as ``"package.module:ClassName"``); their keyword
 arguments are checked against the constructor's signature before the class is called.
+The file format itself is described in docs/cli.md.
 """
 
 from __future__ import annotations
@@ -17,15 +32,14 @@ import math
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from databay import plugins
 from databay.base_planner import BasePlanner
-from databay.cli._errors import CliError, ConfigError, PipelineError
 from databay.delivery import RetryPolicy, StateStore
-from databay.errors import PluginNotFoundError, ScheduleIntervalError
+from databay.errors import DatabayError, PluginNotFoundError, ScheduleIntervalError
 from databay.inlet import Inlet
 from databay.link import Link
 from databay.outlet import Outlet
@@ -36,9 +50,13 @@ __all__ = [
     "INTERVAL_FORMS",
     "LinkSpec",
     "Pipeline",
+    "PipelineError",
+    "Problem",
+    "UnsetVariable",
     "build_pipeline",
     "load_pipeline",
     "parse_interval",
+    "parse_toml",
     "read_toml",
     "substitute",
 ]
@@ -154,6 +172,55 @@ def _describe(value: Any) -> str:
     return f"{type(value).__name__} {value!r}"
 
 
+# -- errors ---------------------------------------------------------------------------
+
+
+class Problem:
+    """One problem in a pipeline: where it is (file, link, node, key) and what.
+
+    ``str(problem)`` is one line, ``"<source>: <where>, key '<key>': <message>"``;
+    ``cause`` is the exception behind it, if any; ``missing_plugin`` is true when the
+    problem is a class whose plugin is not installed.
+    """
+
+    __slots__ = ("cause", "key", "message", "missing_plugin", "source", "where")
+
+    def __init__(self, source: str, where: str, key: str | None, message: str,
+                 cause: BaseException | None = None, missing_plugin: bool = False) -> None:
+        self.source = source
+        self.where = where
+        self.key = key
+        self.message = message
+        self.cause = cause
+        self.missing_plugin = missing_plugin
+
+    def __str__(self) -> str:
+        parts = [p for p in (self.where, f"key {self.key!r}" if self.key else "") if p]
+        place = ", ".join(parts)
+        return f"{self.source}: {place}: {self.message}" if place else \
+            f"{self.source}: {self.message}"
+
+    __repr__ = __str__
+
+
+class PipelineError(DatabayError, ValueError):
+    """A pipeline could not be read or built. ``errors`` holds every :class:`Problem`
+    found (a file that cannot be read or parsed has one); ``str()`` is the first, with a
+    count of the others."""
+
+    def __init__(self, errors: Sequence[Problem]) -> None:
+        self.errors = list(errors)
+        first = self.errors[0] if self.errors else "invalid pipeline"
+        more = f" (and {len(self.errors) - 1} more)" if len(self.errors) > 1 else ""
+        super().__init__(f"{first}{more}")
+
+    @classmethod
+    def single(cls, source: str, message: str,
+               cause: BaseException | None = None) -> PipelineError:
+        """A PipelineError with one problem about the whole of ``source``."""
+        return cls([Problem(source, "", None, message, cause)])
+
+
 # -- the result -------------------------------------------------------------------------
 
 
@@ -194,15 +261,15 @@ class Pipeline:
     def make_planner(self) -> BasePlanner:
         """A new planner with the enabled links added."""
         if self.planner_cls is None:
-            raise CliError(_no_planner_message(self.source))
+            raise PipelineError.single(self.source, _no_planner_message())
         planner = self.planner_cls(**self.planner_kwargs)
         planner.add_links([spec.link for spec in self.enabled_links])
         return planner
 
 
-def _no_planner_message(source: str) -> str:
-    return (f"{source}: no planner is installed to run the links on a schedule: "
-            f"pip install databay-planners (or use --once for a single transfer)")
+def _no_planner_message() -> str:
+    return ("no planner is installed to run the links on a schedule: "
+            "pip install databay-planners (or use --once for a single transfer)")
 
 
 # -- loading ----------------------------------------------------------------------------
@@ -219,17 +286,17 @@ def _toml_module() -> Any:
 
 
 def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The parsed file, or CliError naming the file and the TOML problem."""
+    """The parsed file, or PipelineError naming the file and the TOML problem."""
     name = os.fspath(path)
     try:
         with open(name, "rb") as f:
             raw = f.read()
     except FileNotFoundError:
-        raise CliError(f"{name}: no such file") from None
+        raise PipelineError.single(name, "no such file") from None
     except IsADirectoryError:
-        raise CliError(f"{name}: is a directory, expected a pipeline TOML file") from None
+        raise PipelineError.single(name, "is a directory, expected a pipeline TOML file") from None
     except OSError as exc:
-        raise CliError(f"{name}: cannot read: {exc.strerror or exc}") from None
+        raise PipelineError.single(name, f"cannot read: {exc.strerror or exc}") from None
     return parse_toml(raw, name)
 
 
@@ -239,9 +306,10 @@ def parse_toml(raw: bytes | str, source: str) -> dict[str, Any]:
         text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
         data: dict[str, Any] = toml.loads(text)
     except UnicodeDecodeError as exc:
-        raise CliError(f"{source}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise PipelineError.single(
+            source, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except toml.TOMLDecodeError as exc:
-        raise CliError(f"{source}: invalid TOML: {exc}") from None
+        raise PipelineError.single(source, f"invalid TOML: {exc}") from None
     return data
 
 
@@ -270,11 +338,11 @@ class _Builder:
     def __init__(self, source: str, env: Mapping[str, str]) -> None:
         self.source = source
         self.env = env
-        self.errors: list[ConfigError] = []
+        self.errors: list[Problem] = []
 
     def error(self, where: str, key: str | None, message: str,
               cause: BaseException | None = None, missing_plugin: bool = False) -> _Skip:
-        self.errors.append(ConfigError(self.source, where, key, message, cause, missing_plugin))
+        self.errors.append(Problem(self.source, where, key, message, cause, missing_plugin))
         return _Skip()
 
     def value(self, raw: Any, where: str, key: str) -> Any:
@@ -357,7 +425,7 @@ class _Builder:
                     pipeline.planner_name = name
                     return
             if need_planner:
-                self.errors.append(ConfigError(
+                self.errors.append(Problem(
                     self.source, where, None,
                     "no [planner] table and no planner installed: pip install "
                     "databay-planners (or use --once for a single transfer)",
