@@ -23,6 +23,7 @@ from databay.cli._errors import (
     EXIT_OK,
     EXIT_USAGE,
     CliError,
+    report_pipeline_error,
 )
 from databay.pipeline import PipelineError
 
@@ -173,15 +174,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     from databay.cli._demo import demo
 
     return demo(args)
-
-
-def report_pipeline_error(exc: PipelineError, debug: bool, prog: str = "databay") -> None:
-    """Print each problem of ``exc`` as ``<prog>: error: <problem>`` (with its cause's
-    traceback when ``debug``)."""
-    for error in exc.errors:
-        if debug and error.cause is not None:
-            traceback.print_exception(error.cause, file=sys.stderr)
-        print(f"{prog}: error: {error}", file=sys.stderr)
 
 
 def _report(exc: CliError, debug: bool) -> None:

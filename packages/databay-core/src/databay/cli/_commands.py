@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from databay import plugins
-from databay.cli._errors import EXIT_OK, EXIT_USAGE, CliError
+from databay.cli._errors import EXIT_OK, EXIT_USAGE, CliError, report_pipeline_error
 from databay.cli._run import Outcome, run_pipeline
 from databay.cli._status import summary_lines
 from databay.pipeline import Pipeline, PipelineError, load_pipeline
@@ -119,8 +119,6 @@ def validate(args: argparse.Namespace) -> int:
         try:
             pipeline = load_pipeline(path)
         except PipelineError as exc:
-            from databay.cli import report_pipeline_error
-
             report_pipeline_error(exc, getattr(args, "debug", False))
             print(f"{path}: {_plural(len(exc.errors), 'error')}", file=sys.stderr)
             code = EXIT_USAGE
