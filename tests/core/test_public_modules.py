@@ -42,3 +42,23 @@ def test_no_private_cli_module_is_imported_outside_the_cli() -> None:
             offenders.append(f"{path.relative_to(ROOT)} imports {', '.join(private)}")
     assert not offenders, ("use the public databay.pipeline (or databay.cli.main) instead:\n"
                            + "\n".join(offenders))
+
+
+def _private_part(module: str) -> bool:
+    return any(part.startswith("_") and not part.startswith("__")
+               for part in module.split(".")[1:])
+
+
+def test_no_distribution_imports_a_private_module_of_another() -> None:
+    owner = {top.name: dist.name for dist in (ROOT / "packages").iterdir()
+             for top in (dist / "src").glob("*") if top.is_dir()}
+    assert {"databay", "databay_http", "databay_csv"} <= owner.keys()
+    offenders = []
+    for dist in (ROOT / "packages").iterdir():
+        for path in (dist / "src").rglob("*.py"):
+            for module in _imported_modules(path):
+                other = owner.get(module.split(".")[0])
+                if other and other != dist.name and _private_part(module):
+                    offenders.append(f"{path.relative_to(ROOT)} imports {module} ({other})")
+    assert not offenders, ("a distribution may use only the public modules of another:\n"
+                           + "\n".join(offenders))
