@@ -37,6 +37,7 @@ import atexit
 import logging
 import signal
 import threading
+import time
 import warnings
 import weakref
 from abc import ABC, abstractmethod
@@ -172,6 +173,17 @@ class BasePlanner(ABC):
         return self._allow_overlap
 
     @property
+    def handle_signals(self) -> bool:
+        """Whether ``start()``, in the main thread, lets SIGINT/SIGTERM shut the planner
+        down. Settable before ``start()`` whatever the subclass's constructor takes: an
+        application that handles signals itself (``databay run`` does) turns it off."""
+        return self._handle_signals
+
+    @handle_signals.setter
+    def handle_signals(self, value: bool) -> None:
+        self._handle_signals = flag(value, type(self).__name__, "handle_signals")
+
+    @property
     def paused(self) -> bool:
         """True between ``pause()`` and ``resume()``: scheduled ticks are skipped."""
         return self._paused
@@ -299,18 +311,22 @@ class BasePlanner(ABC):
             restore()
 
     @staticmethod
-    def _block_until(event: threading.Event) -> None:
-        """``event.wait()``, in short slices in the main thread: a SIGINT/SIGTERM the
-        kernel hands to another thread only sets a flag, which the main thread acts on
-        (running the signal handlers) when it next runs Python code, not while it is
+    def _block_until(event: threading.Event, timeout: float | None = None) -> bool:
+        """``event.wait(timeout)``, in short slices in the main thread: a SIGINT/SIGTERM
+        the kernel hands to another thread only sets a flag, which the main thread acts
+        on (running the signal handlers) when it next runs Python code, not while it is
         blocked. Planners whose ``_start_planner`` blocks wait through this too."""
-        if threading.current_thread() is threading.main_thread():
-            while not event.wait(_MAIN_THREAD_SLICE):
-                pass
-        else:
-            event.wait()
+        if threading.current_thread() is not threading.main_thread():
+            return event.wait(timeout)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = _MAIN_THREAD_SLICE if deadline is None else deadline - time.monotonic()
+            if event.wait(max(0.0, min(left, _MAIN_THREAD_SLICE))):
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
 
-    def shutdown(self, wait: bool = True) -> None:
+    def shutdown(self, wait: bool = True, *, timeout: float | None = None) -> bool:
         """Stop scheduling, then shut down every node once.
 
         No transfer starts after this returns. With ``wait``, transfers in flight finish
@@ -318,7 +334,17 @@ class BasePlanner(ABC):
         and the nodes are shut down when the last transfer in flight ends. Harmless when
         called twice or before ``start()``. Called from inside a transfer, it does not
         wait for that transfer.
+
+        ``timeout`` (seconds, with ``wait``) bounds the wait for transfers in flight and
+        for the planner to stop; it does not bound the planner's own
+        ``_shutdown_planner``. Returns True once the planner has fully stopped, False
+        when it is still stopping (the timeout passed, or ``wait`` is False and work is
+        in flight); the nodes are then shut down when it stops.
         """
+        if timeout is not None and (isinstance(timeout, bool)
+                                    or not isinstance(timeout, (int, float)) or timeout < 0):
+            raise ValueError(f"{type(self).__name__}.shutdown(timeout=...) must be a number of "
+                             f"seconds >= 0 or None, got {timeout!r}")
         inside = bool(getattr(self._local, "working", False))
         with self._cond:
             phase = self._phase
@@ -332,7 +358,7 @@ class BasePlanner(ABC):
                 self._planner_stop_called = self._planner_stop_called or call_planner
         if idle:
             self._shutdown_nodes()
-            return
+            return True
         with self._links_lock:
             links = list(self._links)
         for link in links:  # a transfer waiting to retry gives up at once
@@ -345,8 +371,8 @@ class BasePlanner(ABC):
         if wait:
             self._release(None, count=False)
             if not inside:
-                self._block_until(self._stopped)
-            return
+                return self._block_until(self._stopped, timeout)
+            return self._stopped.is_set()
         # without wait, shutting the nodes down must not hold the caller up either: the
         # last transfer in flight does it, or start()'s thread, or a thread of its own
         with self._cond:
@@ -359,6 +385,7 @@ class BasePlanner(ABC):
                                         daemon=True)
             self._finisher = finisher
             finisher.start()
+        return self._stopped.is_set()
 
     def pause(self) -> None:
         """Skip scheduled transfers until ``resume()``; the schedule keeps its grid."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import inspect
 import logging
 import os
 import signal
@@ -266,20 +265,14 @@ def _once(pipeline: Pipeline, stop: StopRequest, debug: bool) -> Outcome:
     return Outcome(EXIT_OK, None, stopped_by=stop.reason)
 
 
-def _accepts(cls: type, name: str) -> bool:
-    try:
-        return name in inspect.signature(cls).parameters
-    except (TypeError, ValueError):
-        return False
-
-
 def _scheduled(pipeline: Pipeline, tracker: StatusTracker, stop: StopRequest,
                duration: float | None) -> Outcome:
-    if pipeline.planner_cls is not None and "handle_signals" not in pipeline.planner_kwargs \
-            and _accepts(pipeline.planner_cls, "handle_signals"):
-        # the command handles SIGINT/SIGTERM itself: graceful first, forced second
-        pipeline.planner_kwargs = {**pipeline.planner_kwargs, "handle_signals": False}
     planner = pipeline.make_planner()
+    if "handle_signals" not in pipeline.planner_kwargs:
+        # the command handles SIGINT/SIGTERM itself: graceful first, forced second. Set
+        # on the planner, not passed to it, so that it holds whatever its constructor
+        # takes (a planner taking **kwargs, or none of BasePlanner's keywords)
+        planner.handle_signals = False
     name_links = getattr(planner, "name_links", None)
     if callable(name_links):  # planners that address links by name (CeleryPlanner)
         name_links({spec.name: spec.link for spec in pipeline.enabled_links})

@@ -30,8 +30,13 @@ False, started nodes are shut down); ``ignore_exceptions`` keeps going; links ad
 removed while running; ``force_transfer``; ``pause``/``resume``; ``shutdown()`` before
 ``start()`` and twice; the ``databay_planner_started``/``_stopped`` hooks.
 
-Every wait is bounded (``timeout`` seconds); every planner started is shut down and its
-thread joined, even when a check fails.
+Nothing hangs: every wait is bounded (``timeout`` seconds), ``shutdown()`` and
+``start()`` included, and each check as a whole gets ``CHECK_BUDGET * timeout`` seconds,
+so planner code that blocks (a ``_shutdown_planner`` that does not make
+``_start_planner`` return, a ``_schedule`` that never returns) fails the check, named,
+instead of hanging the test run. Every planner started is shut down and its thread
+joined, even when a check fails (a planner that cannot be stopped is left in a daemon
+thread).
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ __all__ = [
     "RecordingInlet",
     "RecordingOutlet",
     "check_planner",
+    "run_check",
     "wait_until",
 ]
 
@@ -151,6 +157,44 @@ def _quiet_window(seconds: float) -> None:
     threading.Event().wait(seconds)
 
 
+def _call_bounded(what: str, func: Callable[[], Any], timeout: float) -> Any:
+    """``func()`` in a thread of its own, waited for at most ``timeout`` s: planner code
+    that never returns fails the check instead of hanging the test run."""
+    outcome: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(func())
+        except BaseException as exc:  # re-raised in the caller's thread
+            errors.append(exc)
+
+    thread = threading.Thread(target=run, name="contract-call", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise AssertionError(f"{what} did not return within {timeout} s")
+    if errors:
+        raise errors[0]
+    return outcome[0] if outcome else None
+
+
+def _shutdown(planner: BasePlanner, timeout: float, wait: bool = True) -> None:
+    """``planner.shutdown(wait)``, bounded: AssertionError when it blocks or, with
+    ``wait``, returns before the planner has stopped."""
+    what = f"{planner!r}: shutdown(wait={wait})"
+    if type(planner).shutdown is BasePlanner.shutdown and wait:
+        stopped = _call_bounded(what, lambda: planner.shutdown(wait=True, timeout=timeout),
+                                timeout + 1.0)
+        if stopped is False:
+            raise AssertionError(
+                f"{what} did not stop the planner within {timeout} s: its "
+                "_shutdown_planner() must make _start_planner() return, and transfers in "
+                "flight must end")
+    else:
+        _call_bounded(what, lambda: planner.shutdown(wait=wait), timeout)
+
+
 class _Started:
     def __init__(self, planner: BasePlanner, thread: threading.Thread,
                  errors: list[BaseException]) -> None:
@@ -162,7 +206,8 @@ class _Started:
 @contextmanager
 def _started(planner: BasePlanner, timeout: float, *,
              wait_running: bool = True) -> Iterator[_Started]:
-    """Run ``planner.start()`` in a thread; shut down and join it on exit."""
+    """Run ``planner.start()`` in a thread; shut down and join it on exit, each bounded
+    by ``timeout``."""
     errors: list[BaseException] = []
 
     def run() -> None:
@@ -180,11 +225,12 @@ def _started(planner: BasePlanner, timeout: float, *,
                        f"{type(planner).__name__}.running after start()")
         yield _Started(planner, thread, errors)
     finally:
-        planner.shutdown(wait=True)
+        _shutdown(planner, timeout)
         thread.join(timeout)
         if thread.is_alive():
             raise AssertionError(f"{planner!r}: start() did not return within {timeout} s "
-                                 f"of shutdown(wait=True)")
+                                 f"of shutdown(wait=True): _shutdown_planner() must make "
+                                 f"_start_planner() return")
     if errors:
         raise AssertionError(f"{planner!r}: start() raised {errors[0]!r}") from errors[0]
 
@@ -225,7 +271,7 @@ def check_links_api(factory: PlannerFactory, interval: float = INTERVAL,
         raise AssertionError("remove_links of an unknown link should raise MissingLinkError")
     planner.purge()
     assert planner.links == [], "purge() should remove every link"
-    planner.shutdown()
+    _shutdown(planner, timeout)
 
 
 def check_transfers_on_interval(factory: PlannerFactory, interval: float = INTERVAL,
@@ -243,7 +289,7 @@ def check_transfers_on_interval(factory: PlannerFactory, interval: float = INTER
         spacing = (last - first) / 3
         assert 0.5 * interval <= spacing <= 3 * interval, (
             f"transfers should come every {interval} s, came every {spacing:.3f} s")
-        planner.shutdown(wait=True)
+        _shutdown(planner, timeout)
         assert not planner.running, "running should be False after shutdown()"
         after = inlet.count
         _quiet_window(3 * interval)
@@ -363,7 +409,7 @@ def check_force_transfer(factory: PlannerFactory, interval: float = INTERVAL,
     planner = factory([_link(i, interval=60.0) for i in inlets])
     planner.force_transfer()
     assert [i.count for i in inlets] == [1, 1], "force_transfer should transfer each link once"
-    planner.shutdown()
+    _shutdown(planner, timeout)
 
 
 def check_pause_resume(factory: PlannerFactory, interval: float = INTERVAL,
@@ -387,15 +433,15 @@ def check_shutdown_is_harmless(factory: PlannerFactory, interval: float = INTERV
     """shutdown() before start() and twice after is harmless; start() works after."""
     inlet = RecordingInlet()
     planner = factory([_link(inlet, interval=interval)])
-    planner.shutdown()
-    planner.shutdown(wait=False)
+    _shutdown(planner, timeout)
+    _shutdown(planner, timeout, wait=False)
     assert not planner.running
     with _started(planner, timeout):
         wait_until(lambda: inlet.count >= 2, timeout, "2 transfers")
-        planner.shutdown(wait=False)
-        planner.shutdown(wait=True)
+        _shutdown(planner, timeout, wait=False)
+        _shutdown(planner, timeout)
         assert not planner.running
-    planner.shutdown()
+    _shutdown(planner, timeout)
     assert inlet.shutdowns == 1, "on_shutdown should run once however often shutdown() is called"
 
 
@@ -446,14 +492,29 @@ CHECKS: dict[str, Callable[..., None]] = {
 }
 
 
+#: A check as a whole gets this many ``timeout`` s before it fails as hung (each of its
+#: waits is bounded by ``timeout`` too; this also bounds planner code the check calls).
+CHECK_BUDGET = 8
+
+
+def run_check(name: str, factory: PlannerFactory, interval: float = INTERVAL,
+              timeout: float = TIMEOUT) -> None:
+    """Run the check ``name`` of :data:`CHECKS`; AssertionError naming it when it fails
+    or does not finish within ``CHECK_BUDGET * timeout`` s."""
+    check = CHECKS[name]
+    budget = CHECK_BUDGET * timeout
+    try:
+        _call_bounded(f"the check (planner code blocked; budget {budget:g} s)",
+                      lambda: check(factory, interval, timeout), budget)
+    except AssertionError as exc:
+        raise AssertionError(f"planner contract check {name!r} failed: {exc}") from exc
+
+
 def check_planner(factory: PlannerFactory, interval: float = INTERVAL,
                   timeout: float = TIMEOUT) -> None:
     """Run every check against planners made by ``factory(links, **options)``."""
-    for name, check in CHECKS.items():
-        try:
-            check(factory, interval, timeout)
-        except AssertionError as exc:
-            raise AssertionError(f"planner contract check {name!r} failed: {exc}") from exc
+    for name in CHECKS:
+        run_check(name, factory, interval, timeout)
 
 
 class PlannerContract:
@@ -469,7 +530,7 @@ class PlannerContract:
         raise NotImplementedError("PlannerContract subclasses implement make_planner()")
 
     def _check(self, name: str) -> None:
-        CHECKS[name](self.make_planner, self.interval, self.timeout)
+        run_check(name, self.make_planner, self.interval, self.timeout)
 
     def test_links_api(self) -> None:
         self._check("links_api")
