@@ -16,7 +16,14 @@ For every folder of ``packages/`` holding a ``pyproject.toml`` (discovered, not 
    import packages import, and ``KNOWN_PROVIDERS`` (the ``pip install`` hint table)
    agrees with what it registers;
 6. in that venv: every name the OTHER packages register raises ImportError with their
-   ``pip install`` line.
+   ``pip install`` line;
+7. in that venv: a real run of what the package provides, with ``python -m databay run``
+   (or the package's own command) on a small pipeline file: a planner starts and runs a
+   link, an inlet reads, an outlet writes, and the records are checked where they landed
+   (databay-celery: a beat and a worker against a real ``redis-server``; databay-mongo:
+   an nx-27017 server; databay-http: a local HTTP server). Servers come from the same
+   helpers the tests use (``tests/celery``, ``tests/mongo``); a run whose server is
+   missing is skipped with how to install it, and fails instead when ``$CI`` is set.
 
 Uses uv when it is on PATH (much faster), else ``python -m venv`` and pip. Prints a
 summary; exits 1 when any check failed, 2 on a usage error.
@@ -86,6 +93,7 @@ class Package:
     steps: dict[str, str] = field(default_factory=dict)  # step -> "ok" / "FAIL" / "skip"
     problems: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    ran: str = ""  # what the real run moved (or why it was skipped)
 
     def ok(self, step: str) -> None:
         self.steps.setdefault(step, "ok")
@@ -122,10 +130,11 @@ def _env() -> dict[str, str]:
     return env
 
 
-def run(cmd: list[str], cwd: Path | None = None, timeout: float = 300) -> tuple[int, str]:
+def run(cmd: list[str], cwd: Path | None = None, timeout: float = 300,
+        env: dict[str, str] | None = None) -> tuple[int, str]:
     try:
-        done = subprocess.run(cmd, cwd=cwd, env=_env(), capture_output=True, text=True,
-                              timeout=timeout)
+        done = subprocess.run(cmd, cwd=cwd, env={**_env(), **(env or {})},
+                              capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         return 124, f"timed out after {timeout:.0f}s: {' '.join(cmd)}"
     return done.returncode, (done.stdout + done.stderr).strip()
@@ -357,6 +366,298 @@ def probe(pkg: Package, absent: list[tuple[str, str, str]], workdir: Path) -> di
 _FIRST_PARTY: set[str] = set()
 
 
+# -- a real run in the venv --------------------------------------------------------------
+
+
+class Skip(Exception):
+    """A run that cannot happen here (a server is missing); the message says how to fix it."""
+
+
+def _lines(path: Path) -> list[dict[str, Any]]:
+    """The JSON lines FileOutlet(json_lines=true) wrote, [] when none yet."""
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        return []
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def _need(records: list[Any], at_least: int, what: str) -> None:
+    if len(records) < at_least:
+        raise AssertionError(f"{what}: expected at least {at_least} record(s), got "
+                             f"{len(records)}: {records[:5]!r}")
+
+
+def _databay(python: Path, pipeline: str, cwd: Path, *args: str,
+             env: dict[str, str] | None = None, timeout: float = 60) -> str:
+    (cwd / "pipeline.toml").write_text(textwrap.dedent(pipeline))
+    code, output = run([str(python), "-m", "databay", "run", "pipeline.toml", "--status",
+                        "off", *args], cwd=cwd, timeout=timeout, env=env)
+    if code != 0:
+        raise AssertionError(f"databay run {' '.join(args)} exited {code}: {output[-2000:]}")
+    return output
+
+
+_FILE_OUTLET = """
+    [[links.outlets]]
+    type = "FileOutlet"
+    default_filepath = "out.jsonl"
+    json_lines = true
+"""
+
+
+def run_core(python: Path, cwd: Path) -> str:
+    _databay(python, """
+        [[links]]
+        name = "dice"
+        interval = "1s"
+        [[links.inlets]]
+        type = "RandomIntInlet"
+        min = 1
+        max = 6
+    """ + _FILE_OUTLET, cwd, "--once")
+    records = _lines(cwd / "out.jsonl")
+    _need(records, 1, "RandomIntInlet -> FileOutlet, --once")
+    if not 1 <= records[0]["payload"] <= 6:
+        raise AssertionError(f"RandomIntInlet(1, 6) wrote {records[0]!r}")
+    return "RandomIntInlet -> FileOutlet: 1 record"
+
+
+def run_csv(python: Path, cwd: Path) -> str:
+    (cwd / "in.csv").write_text("id,name\n1,ada\n2,grace\n3,linus\n")
+    _databay(python, """
+        [[links]]
+        name = "copy"
+        interval = "1s"
+        [[links.inlets]]
+        type = "CsvInlet"
+        filepath = "in.csv"
+        [[links.outlets]]
+        type = "CsvOutlet"
+        default_filepath = "out.csv"
+    """, cwd, "--once")
+    rows = (cwd / "out.csv").read_text().splitlines() if (cwd / "out.csv").exists() else []
+    if len(rows) != 4 or "ada" not in rows[1] or "linus" not in rows[3]:
+        raise AssertionError(f"CsvInlet -> CsvOutlet wrote {rows!r}, expected a header and "
+                             f"the 3 rows of in.csv")
+    return "CsvInlet -> CsvOutlet: 3 rows"
+
+
+def run_planners(python: Path, cwd: Path) -> str:
+    done = []
+    for planner, extra in (("ApsPlanner", ""), ("SchedulePlanner", "refresh_interval = 0.1")):
+        out = cwd / planner
+        out.mkdir()
+        _databay(python, f"""
+            [planner]
+            type = "{planner}"
+            {extra}
+            [[links]]
+            name = "dice"
+            interval = "100ms"
+            [[links.inlets]]
+            type = "RandomIntInlet"
+        """ + _FILE_OUTLET, out, "--duration", "1.5s")
+        records = _lines(out / "out.jsonl")
+        _need(records, 3, f"{planner}, a 100ms link for 1.5 s")
+        done.append(f"{planner}: {len(records)} ticks")
+    return ", ".join(done)
+
+
+def run_http(python: Path, cwd: Path) -> str:
+    import http.server
+    import threading
+
+    posted: list[Any] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            body = json.dumps({"greeting": "hello"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_POST(self) -> None:  # noqa: N802
+            length = int(self.headers.get("Content-Length") or 0)
+            posted.append(json.loads(self.rfile.read(length) or b"null"))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        _databay(python, f"""
+            [[links]]
+            name = "relay"
+            interval = "1s"
+            [[links.inlets]]
+            type = "HttpInlet"
+            url = "{url}/in"
+            [[links.outlets]]
+            type = "HttpOutlet"
+            url = "{url}/out"
+        """ + _FILE_OUTLET, cwd, "--once")
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+    records = _lines(cwd / "out.jsonl")
+    _need(records, 1, "HttpInlet -> FileOutlet")
+    _need(posted, 1, "HttpInlet -> HttpOutlet (POSTs received)")
+    if "hello" not in json.dumps(posted) or records[0]["payload"] != {"greeting": "hello"}:
+        raise AssertionError(f"HttpInlet -> FileOutlet/HttpOutlet moved {records!r} and "
+                             f"{posted!r}, expected the served JSON")
+    return "HttpInlet -> HttpOutlet + FileOutlet: 1 record"
+
+
+def _test_support(folder: str, module: str) -> Any:
+    """A server helper of the tests (``tests/FOLDER/MODULE.py``), imported here so that
+    this script finds servers exactly as the tests do; Skip when it cannot be imported."""
+    path = str(ROOT / "tests" / folder)
+    if path not in sys.path:
+        sys.path.insert(0, path)
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise Skip(f"the test helper tests/{folder}/{module}.py cannot be imported with "
+                   f"{sys.executable} ({exc}): run this script with 'hatch run python "
+                   f"scripts/check_wheels.py'") from None
+
+
+def run_mongo(python: Path, cwd: Path) -> str:
+    support = _test_support("mongo", "_mongo_server")
+    if support.nx_executable() is None:
+        raise Skip("no MongoDB server for the run: nx-27017 is not installed (hatch's "
+                   "default env has it: 'hatch run python scripts/check_wheels.py')")
+    server = support.NxServer(cwd)
+    server.start()
+    try:
+        _databay(python, f"""
+            [[links]]
+            name = "dice"
+            interval = "1s"
+            [[links.inlets]]
+            type = "RandomIntInlet"
+            [[links.outlets]]
+            type = "MongoOutlet"
+            uri = "{server.uri}"
+            database_name = "wheels"
+            collection = "dice"
+            wrap_key = "n"
+        """, cwd, "--once")
+        code, output = run([str(python), "-c", textwrap.dedent(f"""
+            import pymongo
+            client = pymongo.MongoClient({server.uri!r}, serverSelectionTimeoutMS=5000)
+            print(client.wheels.dice.count_documents({{"n": {{"$gte": 0}}}}))
+        """)], cwd=cwd, timeout=60)
+    finally:
+        server.stop()
+    if code != 0 or output.strip().splitlines()[-1:] != ["1"]:
+        raise AssertionError(f"MongoOutlet wrote no document (count: {output[-1000:]})")
+    return "RandomIntInlet -> MongoOutlet: 1 document"
+
+
+def run_celery(python: Path, cwd: Path) -> str:
+    support = _test_support("celery", "_celery_support")
+    try:
+        redis_server = support.RedisServer(cwd)
+    except RuntimeError as exc:
+        raise Skip(str(exc)) from None
+    (cwd / "pipeline.toml").write_text(textwrap.dedent("""
+        [planner]
+        type = "CeleryPlanner"
+        [[links]]
+        name = "dice"
+        interval = "200ms"
+        [[links.inlets]]
+        type = "RandomIntInlet"
+    """ + _FILE_OUTLET))
+    env = {**_env(), "DATABAY_CELERY_BROKER": redis_server.url,
+           "DATABAY_CELERY_PREFIX": "wheels", "DATABAY_CELERY_QUEUE": "wheels"}
+    procs: dict[str, subprocess.Popen[str]] = {}
+    logs: dict[str, Path] = {}
+    try:
+        for role in ("worker", "beat"):
+            logs[role] = cwd / f"{role}.log"
+            with logs[role].open("w") as log:
+                procs[role] = subprocess.Popen(
+                    [str(python), "-m", "databay", "run", "pipeline.toml", "--role", role,
+                     "--status", "off", "--log-level", "INFO"], cwd=cwd, env=env,
+                    stdout=log, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 60
+        while len(_lines(cwd / "out.jsonl")) < 3:
+            gone = [r for r, p in procs.items() if p.poll() is not None]
+            if gone or time.monotonic() > deadline:
+                why = f"{', '.join(gone)} exited" if gone else "timed out after 60 s"
+                raise AssertionError(f"beat + worker ran {len(_lines(cwd / 'out.jsonl'))} "
+                                     f"tick(s), {why}:\n" + "\n".join(
+                                         f"--- {r}:\n{logs[r].read_text()[-1500:]}"
+                                         for r in procs))
+            time.sleep(0.1)
+        for proc in procs.values():
+            proc.terminate()  # SIGTERM: a graceful stop, exit code 0
+        for role, proc in procs.items():
+            try:
+                code = proc.wait(30)
+            except subprocess.TimeoutExpired:
+                raise AssertionError(f"the {role} did not stop within 30 s of SIGTERM") \
+                    from None
+            if code != 0:
+                raise AssertionError(f"the {role} exited {code} on SIGTERM:\n"
+                                     f"{logs[role].read_text()[-1500:]}")
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+        redis_server.stop()
+    return f"beat + worker on redis-server: {len(_lines(cwd / 'out.jsonl'))} ticks"
+
+
+#: The real run of each package, by distribution name; a package without one fails.
+RUNS = {
+    "databay-core": run_core,
+    "databay-csv": run_csv,
+    "databay-planners": run_planners,
+    "databay-http": run_http,
+    "databay-mongo": run_mongo,
+    "databay-celery": run_celery,
+}
+
+
+def run_package(pkg: Package, work: Path) -> None:
+    if pkg.venv is None:
+        pkg.steps.setdefault("run", "skip")
+        return
+    runner = RUNS.get(pkg.name)
+    if runner is None:
+        pkg.fail("run", f"check_wheels has no real run for {pkg.name}: add one to RUNS "
+                        f"(a planner starts and runs a link, an inlet reads, an outlet writes)")
+        return
+    cwd = work / f"run-{pkg.name}"
+    cwd.mkdir()
+    try:
+        pkg.ran = runner(venv_python(pkg.venv), cwd)
+    except Skip as exc:
+        if os.environ.get("CI"):
+            pkg.fail("run", f"skipped in CI: {exc}")
+        else:
+            pkg.steps["run"] = "skip"
+            pkg.ran = f"skipped: {exc}"
+        return
+    except Exception as exc:
+        pkg.fail("run", f"{type(exc).__name__}: {exc}")
+        return
+    pkg.ok("run")
+
+
 # -- the steps --------------------------------------------------------------------------
 
 
@@ -523,6 +824,8 @@ def main(argv: list[str] | None = None) -> int:
 
         with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
             list(pool.map(hints, checked))
+        with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:
+            list(pool.map(lambda pkg: run_package(pkg, work), checked))
     finally:
         if args.keep:
             print(f"kept {work}")
@@ -534,7 +837,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def report(pkgs: list[Package], seconds: float) -> None:
-    steps = ["build", "metadata", "install", "pip check", "plugin", "hints"]
+    steps = ["build", "metadata", "install", "pip check", "plugin", "hints", "run"]
     print("hints (n): n names of other packages checked to give their 'pip install' line")
     width = max(len(p.name) for p in pkgs)
     print()
@@ -544,6 +847,10 @@ def report(pkgs: list[Package], seconds: float) -> None:
         provided = "; ".join(f"{k}s: {', '.join(v)}" for k, v in sorted(p.provides.items()))
         print(f"{p.name:<{width}}  {p.version:<9} "
               + " ".join(f"{p.steps.get(s, 'skip'):<9}" for s in steps) + f" {provided}")
+    print()
+    for p in pkgs:
+        if p.ran:
+            print(f"run {p.name}: {p.ran}")
     failed = [p for p in pkgs if p.failed]
     for p in failed:
         print(f"\n{p.name} FAILED:")
