@@ -471,7 +471,7 @@ def run_http(python: Path, cwd: Path) -> str:
     posted: list[Any] = []
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             body = json.dumps({"greeting": "hello"}).encode()
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
@@ -479,7 +479,7 @@ def run_http(python: Path, cwd: Path) -> str:
             self.end_headers()
             self.wfile.write(body)
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             posted.append(json.loads(self.rfile.read(length) or b"null"))
             self.send_response(204)
