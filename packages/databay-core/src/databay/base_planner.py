@@ -6,8 +6,9 @@ A planner implements four hooks and one property; BasePlanner does everything el
 (node start/shutdown, immediate transfers, error handling, non-overlap, signals, hooks):
 
 ``_schedule(link)``
-    Start calling ``self._run_tick(link)`` every ``link.interval`` and ``link.set_job(handle)``.
-    Called with ``self._links_lock`` held, by ``add_links`` (also before ``start()``).
+    Start calling ``self._run_tick(link)`` on the link's schedule and
+    ``link.set_job(handle)``. Called with ``self._links_lock`` held, by ``add_links``
+    (also before ``start()``).
 ``_unschedule(link)``
     Stop scheduling ``link`` and ``link.set_job(None)``. Called with ``self._links_lock`` held.
 ``_start_planner()``
@@ -25,6 +26,18 @@ A planner implements four hooks and one property; BasePlanner does everything el
 ``running``
     True while the planner schedules.
 
+Schedules
+---------
+``link.schedule`` is a :class:`databay.schedules.Schedule`: an ``Interval`` for links
+made with ``interval=`` (``link.interval`` is its timedelta), or a ``Cron``, or an
+``Interval`` with ``start``/``end``/``jitter``. A planner written for intervals only
+(``supports_schedules = False``, the default) is given only plain-interval links:
+``add_links`` refuses any other with :class:`~databay.errors.UnsupportedScheduleError`
+naming the link and its schedule. A planner that sets ``supports_schedules = True``
+fires each link at ``link.schedule.next_after(previous fire)`` (plus
+``schedule.jitter_delay()``), coalescing fires it missed into one, and reports when a
+link fires next by overriding :meth:`BasePlanner._next_fire` (``next_fire_time`` shows it).
+
 Each tick calls :meth:`BasePlanner._run_tick` (or :meth:`BasePlanner._claim` when the
 tick is queued, then :meth:`BasePlanner._run_claimed` when it runs). Those refuse ticks
 after ``shutdown()``, while paused, and, unless ``allow_overlap``, while the same link is
@@ -34,6 +47,7 @@ still transferring: such a tick is *skipped* and logged, never queued for later.
 from __future__ import annotations
 
 import atexit
+import datetime
 import logging
 import signal
 import threading
@@ -43,13 +57,14 @@ import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from types import FrameType
-from typing import Any
+from typing import Any, ClassVar
 
 from databay._hooks import fire as _fire
 from databay._validate import flag
 from databay.delivery import StateStore
-from databay.errors import MissingLinkError
+from databay.errors import MissingLinkError, UnsupportedScheduleError
 from databay.link import Link
+from databay.schedules import Interval
 
 __all__ = ["BasePlanner"]
 
@@ -86,6 +101,10 @@ class BasePlanner(ABC):
     :param handle_signals: in the main thread, let SIGINT/SIGTERM shut the planner down
         gracefully while ``start()`` runs (a second signal gets the previous handler).
     """
+
+    #: True when the planner runs any :mod:`databay.schedules` schedule (cron, intervals
+    #: with start/end/jitter); False: only plain intervals, others are refused.
+    supports_schedules: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -208,6 +227,7 @@ class BasePlanner(ABC):
             with self._links_lock:
                 if link in self._links:
                     raise ValueError(f"{link!r} is already in this planner")
+                self._check_schedule(link)
                 with self._cond:
                     live = self._phase in (_STARTING, _SCHEDULING)
                     if live and link not in self._started_links:
@@ -222,6 +242,34 @@ class BasePlanner(ABC):
                     self._links.remove(link)
                     raise
             _LOGGER.info("Added link: %s", link)
+
+    def _check_schedule(self, link: Link) -> None:
+        schedule = link.schedule
+        if type(self).supports_schedules or (isinstance(schedule, Interval)
+                                             and schedule.is_plain_interval):
+            return
+        raise UnsupportedScheduleError(
+            f"{type(self).__name__} runs links on plain intervals only, and {link!r} has the "
+            f"schedule {schedule!r}: use a planner that runs calendar schedules (ApsPlanner, "
+            f"SchedulePlanner, CeleryPlanner), or give the link interval=...")
+
+    def next_fire_time(self, link: Link) -> datetime.datetime | None:
+        """When ``link`` fires next (timezone-aware), as this planner knows it; None when
+        it will not fire again. Before ``start()`` (or for a planner that does not say),
+        the schedule's next fire after now."""
+        try:
+            found = self._next_fire(link)
+        except Exception:  # a planner's own bookkeeping must not break a status line
+            _LOGGER.debug("%r could not say when %r fires next", self, link, exc_info=True)
+            found = None
+        if found is not None:
+            return found
+        return link.schedule.next_after(datetime.datetime.now(datetime.timezone.utc))
+
+    def _next_fire(self, link: Link) -> datetime.datetime | None:
+        """Planners override: the link's next fire time in their scheduler, or None to let
+        :meth:`next_fire_time` compute it from the schedule."""
+        return None
 
     def remove_links(self, links: Link | Sequence[Link]) -> None:
         """Unschedule and remove links; allowed while running. A transfer in flight
@@ -592,7 +640,8 @@ class BasePlanner(ABC):
 
     @abstractmethod
     def _schedule(self, link: Link) -> None:
-        """Schedule ``link`` to transfer every ``link.interval``; call ``link.set_job``."""
+        """Schedule ``link`` on ``link.schedule`` (``link.interval`` for plain intervals);
+        call ``link.set_job``."""
 
     @abstractmethod
     def _unschedule(self, link: Link) -> None:

@@ -18,6 +18,7 @@ __all__ = [
     "ScheduleIntervalError",
     "TransferError",
     "TransientError",
+    "UnsupportedScheduleError",
 ]
 
 
@@ -39,6 +40,11 @@ class InvalidNodeError(DatabayError, RuntimeError, ValueError):
 
 class ScheduleIntervalError(DatabayError, ValueError):
     """A planner cannot honour a link's interval."""
+
+
+class UnsupportedScheduleError(ScheduleIntervalError):
+    """A planner (or code written for intervals only) cannot run a link's calendar
+    schedule; the message names the link and its schedule."""
 
 
 class RecordCopyError(DatabayError, TypeError):

@@ -21,10 +21,11 @@ from databay._node import is_async_method
 from databay._validate import callables, flag
 from databay._validate import interval as _interval
 from databay.delivery import DEAD_LETTER, RetryPolicy, StateStore
-from databay.errors import InvalidNodeError, TransferError
+from databay.errors import InvalidNodeError, TransferError, UnsupportedScheduleError
 from databay.inlet import Inlet
 from databay.outlet import Outlet
 from databay.record import Record
+from databay.schedules import Interval, Schedule, as_schedule
 from databay.update import TransferResult, Update
 
 if TYPE_CHECKING:
@@ -64,11 +65,15 @@ def _nodes(value: Any, base: type[N], arg: str) -> list[N]:
 
 
 class Link:
-    """Moves records from inlets to outlets; a planner calls :meth:`transfer` on an interval.
+    """Moves records from inlets to outlets; a planner calls :meth:`transfer` on the
+    link's interval or schedule.
 
     :param inlets: an Inlet or a list of them.
     :param outlets: an Outlet or a list of them.
     :param interval: time between transfers: a ``timedelta`` or a number of seconds.
+    :param schedule: instead of ``interval``: a cron expression (``"30 2 * * *"``, in the
+        machine's local zone) or a :mod:`databay.schedules` object (``Cron(expr,
+        timezone="Europe/Berlin")``, ``Interval(...)`` with ``start``/``end``/``jitter``).
     :param tags: a string or list of strings naming the link (``Update`` shows them).
     :param copy_records: give each outlet its own copy of the records (default True).
     :param ignore_exceptions: log and skip failing nodes instead of raising (default False).
@@ -90,7 +95,7 @@ class Link:
         self,
         inlets: Inlet | Sequence[Inlet],
         outlets: Outlet | Sequence[Outlet],
-        interval: datetime.timedelta | float,
+        interval: datetime.timedelta | float | None = None,
         tags: str | Sequence[str] | None = None,
         copy_records: bool = True,
         ignore_exceptions: bool = False,
@@ -101,6 +106,7 @@ class Link:
         groupers: Grouper | Sequence[Grouper] | None = None,
         name: str | None = None,
         *,
+        schedule: str | Schedule | None = None,
         retry: RetryPolicy | None = None,
         dead_letter: Outlet | None = None,
         state_store: StateStore | None = None,
@@ -120,7 +126,7 @@ class Link:
                 tags = [name]
         self._inlets: list[Inlet] = []
         self._outlets: list[Outlet] = []
-        self._interval = _interval(interval, "Link")
+        self._schedule = _link_schedule(interval, schedule)
         self._tags = self._check_tags(tags)
         self.copy_records = flag(copy_records, "Link", "copy_records")
         self.ignore_exceptions = flag(ignore_exceptions, "Link", "ignore_exceptions")
@@ -182,12 +188,29 @@ class Link:
 
     @property
     def interval(self) -> datetime.timedelta:
-        """Time between transfers."""
-        return self._interval
+        """Time between transfers. A link on a calendar schedule has none: reading it
+        raises :class:`~databay.errors.UnsupportedScheduleError` (read :attr:`schedule`)."""
+        schedule = self._schedule
+        if isinstance(schedule, Interval):
+            return schedule.every
+        raise UnsupportedScheduleError(
+            f"{self!r} runs on a calendar schedule ({schedule!r}), not an interval: read "
+            f"link.schedule (a planner that runs such links sets supports_schedules = True)")
 
     @interval.setter
     def interval(self, value: datetime.timedelta | float) -> None:
-        self._interval = _interval(value, "Link")
+        self._schedule = Interval(_interval(value, "Link"))
+
+    @property
+    def schedule(self) -> Schedule:
+        """When the link transfers: an :class:`~databay.schedules.Interval` (also for
+        ``interval=``) or a :class:`~databay.schedules.Cron`. Set it before the link is
+        added to a planner."""
+        return self._schedule
+
+    @schedule.setter
+    def schedule(self, value: str | Schedule) -> None:
+        self._schedule = as_schedule(value, "Link", "schedule")
 
     @property
     def inlets(self) -> list[Inlet]:
@@ -654,10 +677,31 @@ class Link:
             raise result.errors[-1]
 
     def __repr__(self) -> str:
+        schedule = self._schedule
+        when = (f"interval:{schedule.every}" if isinstance(schedule, Interval)
+                and schedule.is_plain_interval else f"schedule:{schedule}")
         return (
-            f"Link(tags:{self._tags}, interval:{self._interval}, "
+            f"Link(tags:{self._tags}, {when}, "
             f"inlets:{self._inlets}, outlets:{self._outlets})"
         )
+
+
+def _link_schedule(interval: Any, schedule: Any) -> Schedule:
+    if interval is not None and schedule is not None:
+        raise ValueError("Link takes interval=... or schedule=..., not both (an interval with "
+                         "start, end or jitter is schedule=databay.schedules.Interval(...))")
+    if interval is None and schedule is None:
+        raise TypeError("Link() needs interval=... (a datetime.timedelta or a number of seconds) "
+                        "or schedule=... "
+                        "(a cron expression such as '30 2 * * *', or a databay.schedules "
+                        "Cron / Interval)")
+    if interval is not None:
+        if isinstance(interval, (str, Schedule)):
+            raise TypeError(f"Link(interval=...) must be a datetime.timedelta or a number of "
+                            f"seconds, got {interval!r}: pass a cron expression or a schedule "
+                            f"as schedule=...")
+        return Interval(_interval(interval, "Link"))
+    return as_schedule(schedule, "Link", "schedule")
 
 
 async def _apush_once(outlet: Outlet, records: list[Record], update: Update) -> None:
