@@ -45,7 +45,7 @@ def test_basic_auth(server: LocalServer, style: str) -> None:
     else:
         inlet = HttpInlet(server.url("/me").replace("://", f"://alice:{PASSWORD}@"))
     with inlet:
-        assert inlet.pull(UPDATE) == [{"user": "alice"}]
+        assert inlet.fetch(UPDATE) == [{"user": "alice"}]
     assert inlet.url == server.url("/me")
     assert_no_secret(repr(inlet), str(inlet), inlet.url)
 
@@ -53,7 +53,7 @@ def test_basic_auth(server: LocalServer, style: str) -> None:
 def test_bearer_token(server: LocalServer) -> None:
     server.routes["/me"] = guarded(f"Bearer {TOKEN}")
     with HttpInlet(server.url("/me"), token=TOKEN) as inlet:
-        assert inlet.pull(UPDATE) == [{"user": "alice"}]
+        assert inlet.fetch(UPDATE) == [{"user": "alice"}]
 
 
 def test_custom_requests_auth(server: LocalServer) -> None:
@@ -61,7 +61,7 @@ def test_custom_requests_auth(server: LocalServer) -> None:
 
     server.reply("/d", "[1]")
     with HttpInlet(server.url("/d"), auth=HTTPDigestAuth("a", "b")) as inlet:
-        assert inlet.pull(UPDATE) == [1]
+        assert inlet.fetch(UPDATE) == [1]
 
 
 @pytest.mark.parametrize("kwargs", [{"auth": ("alice", PASSWORD)}, {"token": TOKEN}])
@@ -84,13 +84,13 @@ def test_secret_never_in_reprs_logs_or_errors(server: LocalServer, unused_port: 
         inlet = HttpInlet(server.url(path), retries=retries, backoff=0,
                           **kwargs)  # type: ignore[arg-type]
         with inlet, pytest.raises(HttpStatusError) as info:
-            inlet.pull(UPDATE)
+            inlet.fetch(UPDATE)
         assert "denied for Authorization" in str(info.value)  # the body start is kept...
         texts += [str(info.value), repr(info.value), info.value.body]
     refused = HttpInlet(f"http://127.0.0.1:{unused_port}/", retries=1, backoff=0,
                         **kwargs)  # type: ignore[arg-type]
     with refused, pytest.raises(HttpError) as info2:
-        refused.pull(UPDATE)
+        refused.fetch(UPDATE)
     texts += [str(info2.value)]
 
     outlet = HttpOutlet(server.url("/denied"), retries=0, **kwargs)  # type: ignore[arg-type]
@@ -115,6 +115,6 @@ def test_auth_is_not_sent_to_another_origin_after_a_redirect(server: LocalServer
     second_server.reply("/elsewhere", "[2]")
     server.reply("/moved", "", status=302, headers={"Location": second_server.url("/elsewhere")})
     with HttpInlet(server.url("/moved"), token=TOKEN) as inlet:
-        assert inlet.pull(UPDATE) == [2]
+        assert inlet.fetch(UPDATE) == [2]
     assert server.requests_to("/moved")[0].headers["Authorization"] == f"Bearer {TOKEN}"
     assert "Authorization" not in second_server.requests_to("/elsewhere")[0].headers

@@ -20,7 +20,7 @@ def test_error_status_names_method_url_status_and_body(server: LocalServer, stat
     server.reply("/e", '{"error": "something went wrong"}', status=status)
     with HttpInlet(server.url("/e"), retries=0) as inlet, \
             pytest.raises(HttpStatusError) as info:
-        inlet.pull(UPDATE)
+        inlet.fetch(UPDATE)
     err = info.value
     message = str(err)
     assert f"GET {server.url('/e')}" in message
@@ -36,7 +36,7 @@ def test_long_body_is_cut(server: LocalServer) -> None:
     server.reply("/big", "x" * 100_000, status=500)
     with HttpInlet(server.url("/big"), retries=0) as inlet, \
             pytest.raises(HttpStatusError) as info:
-        inlet.pull(UPDATE)
+        inlet.fetch(UPDATE)
     assert len(info.value.body) == 203 and info.value.body.endswith("...")
     assert len(str(info.value)) < 400
 
@@ -45,7 +45,7 @@ def test_url_credentials_never_appear_in_errors(server: LocalServer) -> None:
     server.reply("/private", "nope", status=403)
     url = server.url("/private").replace("://", "://alice:pa55word@")
     with HttpInlet(url, retries=0) as inlet, pytest.raises(HttpStatusError) as info:
-        inlet.pull(UPDATE)
+        inlet.fetch(UPDATE)
     assert "pa55word" not in str(info.value) and "alice" not in str(info.value)
     assert info.value.url == server.url("/private")
 
@@ -53,7 +53,7 @@ def test_url_credentials_never_appear_in_errors(server: LocalServer) -> None:
 def test_connection_refused_names_the_url(unused_port: int) -> None:
     with HttpInlet(f"http://127.0.0.1:{unused_port}/x", retries=0) as inlet, \
             pytest.raises(HttpConnectionError) as info:
-        inlet.pull(UPDATE)
+        inlet.fetch(UPDATE)
     assert f"GET http://127.0.0.1:{unused_port}/x failed: connection failed" in str(info.value)
     assert "Connection refused" in str(info.value)
     assert " object at 0x" not in str(info.value)

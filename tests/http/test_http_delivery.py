@@ -58,7 +58,7 @@ def test_server_errors_throttling_and_request_timeout_are_transient(
     server.reply("/d", "busy", status=status)
     with HttpInlet(server.url("/d"), retries=0) as inlet, \
             pytest.raises(HttpStatusError) as info:
-        inlet.pull(UPDATE)
+        inlet.fetch(UPDATE)
     assert info.value.status == status
     assert info.value.transient is True and is_transient(info.value)
 
@@ -85,7 +85,7 @@ def test_refused_connection_and_timeouts_are_transient(server: LocalServer,
     server.routes["/hang"] = lambda _seen: Hang()
     with HttpInlet(server.url("/hang"), timeout=0.2, retries=0) as inlet, \
             pytest.raises(HttpTimeoutError) as timed_out:
-        inlet.pull(UPDATE)
+        inlet.fetch(UPDATE)
     assert timed_out.value.transient is True and is_transient(timed_out.value)
     server.release.set()
 
@@ -94,7 +94,7 @@ def test_tls_failures_are_permanent(tls_server: LocalServer) -> None:
     tls_server.reply("/d", "[]")
     with HttpInlet(tls_server.url("/d"), retries=0) as inlet, \
             pytest.raises(HttpConnectionError, match="CERTIFICATE_VERIFY_FAILED") as info:
-        inlet.pull(UPDATE)
+        inlet.fetch(UPDATE)
     assert isinstance(info.value, ConnectionError), "still a ConnectionError by type"
     assert info.value.transient is False and not is_transient(info.value)
     with HttpOutlet(tls_server.url("/d"), retries=0) as outlet, \
@@ -107,7 +107,7 @@ def test_invalid_responses_redirect_errors_and_unencodable_records_are_permanent
         server: LocalServer) -> None:
     server.reply("/bad", "{not json")
     with HttpInlet(server.url("/bad")) as inlet, pytest.raises(InvalidResponseError) as bad:
-        inlet.pull(UPDATE)
+        inlet.fetch(UPDATE)
     assert bad.value.transient is False
     server.reply("/moved", "", status=302, headers={"Location": "/elsewhere"})
     server.reply("/elsewhere", "")
@@ -196,19 +196,19 @@ def test_cursor_follows_the_largest_field_value(server: LocalServer) -> None:
     with HttpInlet(server.url("/events"), params={"kind": "x"}, cursor_param="since",
                    cursor_field="id") as inlet:
         assert inlet.cursor is None
-        assert inlet.pull(UPDATE) == events
+        assert inlet.fetch(UPDATE) == events
         assert inlet.cursor == 2
-        assert inlet.pull(UPDATE) == []
+        assert inlet.fetch(UPDATE) == []
         assert inlet.cursor == 2, "unchanged when no record arrived"
         events.append({"id": 3, "v": "c"})
         events.append({"no id": True})
-        assert inlet.pull(UPDATE) == [{"id": 3, "v": "c"}, {"no id": True}]
+        assert inlet.fetch(UPDATE) == [{"id": 3, "v": "c"}, {"no id": True}]
         assert inlet.cursor == 3
         inlet.seek(1)
-        assert inlet.pull(UPDATE) == [{"id": 2, "v": "b"}, {"id": 3, "v": "c"},
+        assert inlet.fetch(UPDATE) == [{"id": 2, "v": "b"}, {"id": 3, "v": "c"},
                                       {"no id": True}]
         inlet.seek(None)
-        assert len(inlet.pull(UPDATE)) == 4
+        assert len(inlet.fetch(UPDATE)) == 4
     assert sent_since(server, "/events") == [None, "2", "2", "1", None]
     assert all(seen.query["kind"] == "x" for seen in server.requests_to("/events"))
 
@@ -218,7 +218,7 @@ def test_cursor_never_goes_back_and_starts_from_the_cursor_argument(
     server.reply("/e", '[{"t": "2024-01-02"}, {"t": "2023-12-31"}, 7, null]')
     with HttpInlet(server.url("/e"), params=[("a", "1")], cursor_param="after",
                    cursor_field="t", cursor="2024-05-01") as inlet:
-        inlet.pull(UPDATE)
+        inlet.fetch(UPDATE)
         assert inlet.cursor == "2024-05-01"
     (seen,) = server.requests_to("/e")
     assert seen.query == {"a": "1", "after": "2024-05-01"}
@@ -230,12 +230,12 @@ def test_values_that_do_not_compare_fail_the_pull_and_keep_the_cursor(
     with HttpInlet(server.url("/e"), cursor_param="since", cursor_field="id",
                    cursor=1) as inlet:
         with pytest.raises(InvalidResponseError, match=r"cursor_field 'id'.*'six'") as info:
-            inlet.pull(UPDATE)
+            inlet.fetch(UPDATE)
         assert info.value.transient is False
         assert inlet.cursor == 1
         server.reply("/e", '[{"id": {"nested": 1}}]')
         with pytest.raises(InvalidResponseError, match="cursor_field"):
-            inlet.pull(UPDATE)
+            inlet.fetch(UPDATE)
         assert inlet.cursor == 1
 
 
@@ -243,12 +243,12 @@ def test_without_cursor_param_cursor_is_none_and_seek_does_nothing(
         server: LocalServer) -> None:
     server.reply("/d", '[{"id": 4}]')
     with HttpInlet(server.url("/d")) as inlet:
-        inlet.pull(UPDATE)
+        inlet.fetch(UPDATE)
         assert inlet.cursor is None
         inlet.seek(12)
         inlet.seek({"from": "another configuration"})  # type: ignore[arg-type]
         assert inlet.cursor is None
-        inlet.pull(UPDATE)
+        inlet.fetch(UPDATE)
     assert [seen.query for seen in server.requests_to("/d")] == [{}, {}]
 
 

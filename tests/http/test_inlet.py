@@ -70,14 +70,14 @@ def test_any_other_json_value_gives_one_record(server, collect, inlet_for, value
 @pytest.mark.parametrize("json_mode", [True, False])
 def test_empty_body_gives_no_records(server, collect, inlet_for, json_mode) -> None:
     server.reply("/empty", b"")
-    assert inlet_for("/empty", json=json_mode).pull(UPDATE) == []
+    assert inlet_for("/empty", json=json_mode).fetch(UPDATE) == []
     assert transfer(inlet_for("/empty", json=json_mode), collect) == []
 
 
 def test_whitespace_body_counts_as_empty_in_json_mode(server, inlet_for) -> None:
     server.reply("/ws", b" \r\n\t")
-    assert inlet_for("/ws").pull(UPDATE) == []
-    assert inlet_for("/ws", json=False).pull(UPDATE) == " \r\n\t"
+    assert inlet_for("/ws").fetch(UPDATE) == []
+    assert inlet_for("/ws", json=False).fetch(UPDATE) == " \r\n\t"
 
 
 def test_json_false_gives_the_body_as_text(server, collect, inlet_for) -> None:
@@ -89,17 +89,17 @@ def test_json_false_gives_the_body_as_text(server, collect, inlet_for) -> None:
 def test_declared_charset_is_used(server, inlet_for) -> None:
     server.reply("/latin", "ça".encode("latin-1"),
                  headers={"Content-Type": "text/plain; charset=ISO-8859-1"})
-    assert inlet_for("/latin", json=False).pull(UPDATE) == "ça"
+    assert inlet_for("/latin", json=False).fetch(UPDATE) == "ça"
     server.reply("/latin-json", '["ça"]'.encode("latin-1"),
                  headers={"Content-Type": "application/json; charset=latin-1"})
-    assert inlet_for("/latin-json").pull(UPDATE) == ["ça"]
+    assert inlet_for("/latin-json").fetch(UPDATE) == ["ça"]
 
 
 def test_invalid_json_raises_an_error_that_says_so(server, inlet_for) -> None:
     server.reply("/bad", "<html>not json</html>")
     inlet = inlet_for("/bad")
     with pytest.raises(InvalidResponseError, match="does not contain valid JSON") as info:
-        inlet.pull(UPDATE)
+        inlet.fetch(UPDATE)
     assert isinstance(info.value, ValueError)  # what the original raised
     assert "<html>not json</html>" in str(info.value)
     assert server.url("/bad") in str(info.value)
@@ -108,13 +108,13 @@ def test_invalid_json_raises_an_error_that_says_so(server, inlet_for) -> None:
 def test_undecodable_text_raises(server, inlet_for) -> None:
     server.reply("/bin", b"\xff\xfe\xfa", headers={"Content-Type": "text/plain"})
     with pytest.raises(InvalidResponseError, match="utf-8"):
-        inlet_for("/bin", json=False).pull(UPDATE)
+        inlet_for("/bin", json=False).fetch(UPDATE)
 
 
 def test_params_and_headers_are_sent(server, inlet_for) -> None:
     server.reply("/q", "[]")
     inlet = inlet_for("/q", params={"page": 2, "q": "a b"}, headers={"X-Client": "databay"})
-    inlet.pull(UPDATE)
+    inlet.fetch(UPDATE)
     seen = server.wait_for("/q")[0]
     assert seen.query == {"page": "2", "q": "a b"}
     assert seen.headers["X-Client"] == "databay"
@@ -128,7 +128,7 @@ def test_original_positional_signature(server, ca_file) -> None:
     try:
         assert inlet.json is False and inlet.params == {"a": "1"}
         assert inlet.headers == {"X-A": "b"} and inlet.metadata == {"m": 1}
-        assert inlet.pull(UPDATE) == "[1]"
+        assert inlet.fetch(UPDATE) == "[1]"
     finally:
         inlet.close()
     with_ca = HttpInlet("https://127.0.0.1/", cacert=ca_file)

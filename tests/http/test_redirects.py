@@ -20,14 +20,14 @@ def chain(server: LocalServer, hops: int) -> str:
 
 def test_redirects_within_the_bound_are_followed(server: LocalServer) -> None:
     with HttpInlet(chain(server, 5)) as inlet:  # the default bound is 5
-        assert inlet.pull(UPDATE) == ["arrived"]
+        assert inlet.fetch(UPDATE) == ["arrived"]
     assert len(server.requests_to("/r5")) == 1
 
 
 def test_more_redirects_than_the_bound_raise(server: LocalServer) -> None:
     with HttpInlet(chain(server, 4), max_redirects=3) as inlet, \
             pytest.raises(HttpRedirectError) as info:
-        inlet.pull(UPDATE)
+        inlet.fetch(UPDATE)
     assert f"GET {server.url('/r0')} failed: more than max_redirects=3 redirects" in str(
         info.value)
     assert server.requests_to("/r4") == []
@@ -36,12 +36,12 @@ def test_more_redirects_than_the_bound_raise(server: LocalServer) -> None:
 def test_max_redirects_zero_follows_none(server: LocalServer) -> None:
     with HttpInlet(chain(server, 1), max_redirects=0) as inlet, \
             pytest.raises(HttpRedirectError):
-        inlet.pull(UPDATE)
+        inlet.fetch(UPDATE)
     assert server.requests_to("/r1") == []
 
 
 def test_redirect_loop_is_stopped(server: LocalServer) -> None:
     server.reply("/loop", "", status=302, headers={"Location": "/loop"})
     with HttpInlet(server.url("/loop")) as inlet, pytest.raises(HttpRedirectError):
-        inlet.pull(UPDATE)
+        inlet.fetch(UPDATE)
     assert len(server.requests_to("/loop")) == 6

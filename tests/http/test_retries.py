@@ -45,7 +45,7 @@ def test_failing_then_recovering_server(server: LocalServer, status: int, caplog
 def test_dropped_connections_are_retried(server: LocalServer) -> None:
     server.script("/drop", Drop(), Drop(), Reply(200, '{"ok": true}'))
     with HttpInlet(server.url("/drop"), retries=2, backoff=0.01) as inlet:
-        assert inlet.pull(UPDATE) == [{"ok": True}]
+        assert inlet.fetch(UPDATE) == {"ok": True}
     assert len(server.requests_to("/drop")) == 3
 
 
@@ -53,7 +53,7 @@ def test_backoff_doubles(server: LocalServer) -> None:
     server.reply("/busy", "busy", status=503)
     with HttpInlet(server.url("/busy"), retries=3, backoff=0.05) as inlet, \
             pytest.raises(HttpStatusError) as info:
-        inlet.pull(UPDATE)
+        inlet.fetch(UPDATE)
     times = [seen.at for seen in server.requests_to("/busy")]
     gaps = [b - a for a, b in itertools.pairwise(times)]
     assert len(gaps) == 3
@@ -68,7 +68,7 @@ def test_max_backoff_caps_the_wait(server: LocalServer) -> None:
     # uncapped, the waits would be 0.2 + 0.4 + 0.8 s; capped, 3 x 0.05 s
     with HttpInlet(server.url("/busy"), retries=3, backoff=0.2, max_backoff=0.05) as inlet, \
             pytest.raises(HttpStatusError):
-        inlet.pull(UPDATE)
+        inlet.fetch(UPDATE)
     times = [seen.at for seen in server.requests_to("/busy")]
     assert len(times) == 4
     assert times[-1] - times[0] < 1.0
@@ -79,7 +79,7 @@ def test_retry_after_is_honoured(server: LocalServer, kind: str) -> None:
     value = "1" if kind == "seconds" else formatdate(time.time() + 1.5, usegmt=True)
     server.script("/limited", Reply(429, "slow down", {"Retry-After": value}), Reply(200, "[7]"))
     with HttpInlet(server.url("/limited"), retries=1, backoff=0.01) as inlet:
-        assert inlet.pull(UPDATE) == [7]
+        assert inlet.fetch(UPDATE) == [7]
     first, second = server.requests_to("/limited")
     assert second.at - first.at >= 0.45  # an HTTP date has one-second resolution
 
@@ -90,7 +90,7 @@ def test_retry_after_beyond_total_timeout_gives_up_at_once(server: LocalServer) 
     with HttpInlet(server.url("/later"), retries=5, total_timeout=5) as inlet, \
             pytest.raises(HttpStatusError, match="no retry: waiting 86400s would pass "
                                                  "total_timeout=5s"):
-        inlet.pull(UPDATE)
+        inlet.fetch(UPDATE)
     assert time.monotonic() - started < 3
     assert len(server.requests_to("/later")) == 1
 
@@ -99,14 +99,14 @@ def test_retries_are_bounded(server: LocalServer) -> None:
     server.reply("/busy", "busy", status=502)
     with HttpInlet(server.url("/busy"), retries=2, backoff=0) as inlet, \
             pytest.raises(HttpStatusError):
-        inlet.pull(UPDATE)
+        inlet.fetch(UPDATE)
     assert len(server.requests_to("/busy")) == 3
 
 
 def test_retries_zero_means_one_attempt(unused_port: int) -> None:
     with HttpInlet(f"http://127.0.0.1:{unused_port}/", retries=0) as inlet, \
             pytest.raises(HttpConnectionError) as info:
-        inlet.pull(UPDATE)
+        inlet.fetch(UPDATE)
     assert info.value.attempts == 1
 
 
@@ -114,14 +114,14 @@ def test_other_statuses_are_not_retried(server: LocalServer) -> None:
     server.reply("/gone", "gone", status=410)
     with HttpInlet(server.url("/gone"), retries=3, backoff=0) as inlet, \
             pytest.raises(HttpStatusError):
-        inlet.pull(UPDATE)
+        inlet.fetch(UPDATE)
     assert len(server.requests_to("/gone")) == 1
 
 
 def test_retry_statuses_are_configurable(server: LocalServer) -> None:
     server.script("/x", Reply(500, "oops"), Reply(200, "[1]"))
     with HttpInlet(server.url("/x"), retry_statuses={500}, backoff=0) as inlet:
-        assert inlet.pull(UPDATE) == [1]
+        assert inlet.fetch(UPDATE) == [1]
 
 
 @pytest.mark.parametrize("stop", ["close", "on_shutdown"])
@@ -133,7 +133,7 @@ def test_closing_interrupts_a_waiting_retry(server: LocalServer, stop: str) -> N
 
     def pull() -> None:
         try:
-            inlet.pull(UPDATE)
+            inlet.fetch(UPDATE)
         except BaseException as exc:
             errors.append(exc)
 

@@ -37,10 +37,10 @@ def test_a_new_session_after_restart_uses_a_new_connection(server: LocalServer) 
     server.reply("/d", "[1]")
     inlet = HttpInlet(server.url("/d"))
     inlet.try_start()
-    inlet.pull(UPDATE)
+    inlet.fetch(UPDATE)
     inlet.try_shutdown()
     inlet.try_start()
-    inlet.pull(UPDATE)
+    inlet.fetch(UPDATE)
     inlet.try_shutdown()
     first, second = clients(server, "/d")
     assert first != second
@@ -49,13 +49,13 @@ def test_a_new_session_after_restart_uses_a_new_connection(server: LocalServer) 
 def test_usable_without_a_planner_or_on_start(server: LocalServer) -> None:
     server.reply("/d", "[1]")
     inlet = HttpInlet(server.url("/d"))
-    assert [inlet.pull(UPDATE) for _ in range(3)] == [[1], [1], [1]]
+    assert [inlet.fetch(UPDATE) for _ in range(3)] == [[1], [1], [1]]
     assert inlet.session is not None
     assert len(set(clients(server, "/d"))) == 1
     inlet.close()
     assert inlet.session is None
     with HttpInlet(server.url("/d")) as scoped:
-        assert scoped.pull(UPDATE) == [1]
+        assert scoped.fetch(UPDATE) == [1]
     assert scoped.session is None
 
 
@@ -76,7 +76,7 @@ def test_connection_reused_after_error_statuses(server: LocalServer) -> None:
     with HttpInlet(server.url("/bad"), retries=0) as inlet:
         for _ in range(3):
             with pytest.raises(HttpStatusError):
-                inlet.pull(UPDATE)
+                inlet.fetch(UPDATE)
     assert len(clients(server, "/bad")) == 3
     assert len(set(clients(server, "/bad"))) == 1
 

@@ -34,7 +34,7 @@ def test_hanging_server_with_retries_is_bounded_by_total_timeout(server: LocalSe
                       total_timeout=0.8)
     started = time.monotonic()
     with pytest.raises(HttpTimeoutError):
-        inlet.pull(UPDATE)
+        inlet.fetch(UPDATE)
     elapsed = time.monotonic() - started
     assert elapsed < 5  # 50 retries of 0.2 s would take 10 s and more
     assert 2 <= len(server.requests_to("/hang")) < 50
@@ -47,7 +47,7 @@ def test_trickling_body_is_bounded_by_total_timeout(server: LocalServer) -> None
     inlet = HttpInlet(server.url("/slow"), timeout=2, total_timeout=0.6, retries=0)
     started = time.monotonic()
     with pytest.raises(HttpTimeoutError, match="did not arrive within total_timeout=0.6s"):
-        inlet.pull(UPDATE)
+        inlet.fetch(UPDATE)
     assert time.monotonic() - started < 3
     inlet.close()
 

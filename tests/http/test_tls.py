@@ -18,7 +18,7 @@ def test_verification_is_on_by_default(tls_server: LocalServer) -> None:
     tls_server.reply("/d", "[1]")
     with HttpInlet(tls_server.url("/d"), retries=3, backoff=0) as inlet, \
             pytest.raises(HttpConnectionError) as info:
-        inlet.pull(UPDATE)
+        inlet.fetch(UPDATE)
     message = str(info.value)
     assert f"GET {tls_server.url('/d')} failed: TLS error" in message
     assert "CERTIFICATE_VERIFY_FAILED" in message
@@ -29,8 +29,8 @@ def test_verification_is_on_by_default(tls_server: LocalServer) -> None:
 def test_cacert_trusts_a_private_ca(tls_server: LocalServer, ca_file: str) -> None:
     tls_server.reply("/d", '[{"secure": true}]')
     with HttpInlet(tls_server.url("/d"), cacert=ca_file) as inlet:
-        assert inlet.pull(UPDATE) == [{"secure": True}]
-        assert inlet.pull(UPDATE) == [{"secure": True}]
+        assert inlet.fetch(UPDATE) == [{"secure": True}]
+        assert inlet.fetch(UPDATE) == [{"secure": True}]
     seen = tls_server.requests_to("/d")
     assert len(seen) == 2 and seen[0].client == seen[1].client
 
@@ -42,7 +42,7 @@ def test_cacert_is_still_checked_against_the_host_name(ca: trustme.CA, ca_file: 
     try:
         with HttpInlet(server.url("/d"), cacert=ca_file, retries=0) as inlet, \
                 pytest.raises(HttpConnectionError, match="TLS error.*(match|mismatch)"):
-            inlet.pull(UPDATE)
+            inlet.fetch(UPDATE)
     finally:
         server.stop()
 
@@ -52,7 +52,7 @@ def test_verify_false_is_an_explicit_choice(tls_server: LocalServer) -> None:
     with warnings.catch_warnings(record=True) as caught, \
             HttpInlet(tls_server.url("/d"), verify=False) as inlet:
         warnings.simplefilter("always")
-        assert inlet.pull(UPDATE) == [2]
+        assert inlet.fetch(UPDATE) == [2]
     assert any("Unverified HTTPS request" in str(w.message) for w in caught)
 
 
@@ -77,7 +77,7 @@ def test_ca_bundle_from_the_environment_is_honoured(tls_server: LocalServer, ca_
     tls_server.reply("/d", "[3]")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", ca_file)
     with HttpInlet(tls_server.url("/d")) as inlet:
-        assert inlet.pull(UPDATE) == [3]
+        assert inlet.fetch(UPDATE) == [3]
     with HttpInlet(tls_server.url("/d"), trust_env=False, retries=0) as strict, \
             pytest.raises(HttpConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
-        strict.pull(UPDATE)
+        strict.fetch(UPDATE)

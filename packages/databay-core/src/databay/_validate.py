@@ -32,7 +32,12 @@ def interval(value: Any, owner: str, arg: str = "interval") -> datetime.timedelt
         )
     td = value if isinstance(value, datetime.timedelta) else datetime.timedelta(seconds=value)
     if td <= datetime.timedelta(0):
-        raise ValueError(f"{owner}({arg}=...) must be positive, got {value!r}")
+        hint = ""
+        if td == datetime.timedelta(0) and owner == "Link" and arg == "interval":
+            hint = ("; Databay 0.3 accepted 0 (its ApsPlanner then ran the link every "
+                    "second): write interval=1 for every second, or any positive interval "
+                    "for a link you only run by hand with transfer()")
+        raise ValueError(f"{owner}({arg}=...) must be positive, got {value!r}{hint}")
     return td
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
+from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
 from databay._node import Node
@@ -125,6 +126,15 @@ class Inlet(Node, ABC):
         if type(data) is not list and not isinstance(data, list):
             if isinstance(data, Record):
                 return [data]
+            if isinstance(data, CoroutineType):
+                data.close()
+                name = type(self).__name__
+                raise TypeError(
+                    f"{name}.pull() returned a coroutine instead of data: it is a plain "
+                    f"'def' that calls an async pull (such as super().pull(update) of an "
+                    f"async inlet) without awaiting it. Declare it 'async def pull(self, "
+                    f"update)' and 'await' the call, or call the inlet's synchronous form "
+                    f"(HttpInlet: self.fetch(update))")
             data = [data]
         elif not data:
             return []

@@ -60,8 +60,10 @@ class HttpInlet(Inlet):
 
     An empty body gives no records. With ``json=True`` the body is parsed as JSON: a list
     gives one record per element, any other value one record (a body of only whitespace
-    counts as empty). With ``json=False`` the body, decoded as text (the response's
-    charset, else UTF-8), is the payload of one record.
+    counts as empty). With ``json=False`` the body,
+    decoded as text (the response's charset, else UTF-8), is the payload of one record.
+    :meth:`pull` is a coroutine that returns the parsed body, as in Databay 0.3, so
+    subclasses can ``await super().pull(update)``; :meth:`fetch` is its synchronous twin.
 
     Compatible with the original ``HttpInlet(url, json=True, cacert=None, params=None,
     headers=None, metadata=...)``. The keyword-only options:
@@ -256,7 +258,23 @@ class HttpInlet(Inlet):
 
     # -- pulling --------------------------------------------------------------------
 
-    def pull(self, update: Update) -> list[Any] | str:
+    async def pull(self, update: Update) -> Any:
+        """The parsed body of one GET, as in Databay 0.3: a list, a dict (or any JSON
+        value; ``[None]`` for a JSON ``null``), the text with ``json=False``, or ``[]``
+        for an empty body. The link
+        wraps it into records (a list gives one record per element).
+
+        A coroutine, so a subclass can ``await super().pull(update)`` and filter the
+        result. The request itself runs in a worker thread (requests is blocking), so it
+        never blocks the event loop. A subclass whose ``pull`` is a plain ``def`` calls
+        :meth:`fetch` instead: the same result, synchronously.
+        """
+        import asyncio
+
+        return await asyncio.to_thread(self.fetch, update)
+
+    def fetch(self, update: Update) -> Any:
+        """What :meth:`pull` returns, synchronously (a blocking GET in this thread)."""
         if not self.active:  # pulled without a planner: Link.on_shutdown() closes it
             self.try_start()
         if _LOGGER.isEnabledFor(logging.DEBUG):
@@ -272,8 +290,7 @@ class HttpInlet(Inlet):
             else:
                 params = {**(params or {}), self._cursor_param: cursor}
         data = self._parse(self._client.request("GET", params=params), update)
-        assert isinstance(data, list)
-        latest = self._latest(data, cursor, update)
+        latest = self._latest(data if isinstance(data, list) else [data], cursor, update)
         with self._cursor_lock:
             self._cursor = latest
         return data
@@ -300,7 +317,7 @@ class HttpInlet(Inlet):
             _LOGGER.debug("%s cursor %r -> %r", update, cursor, latest)
         return latest
 
-    def _parse(self, response: Response, update: Update) -> list[Any] | str:
+    def _parse(self, response: Response, update: Update) -> Any:
         body = response.body
         if not body or (self._json and not body.strip()):
             if _LOGGER.isEnabledFor(logging.DEBUG):
@@ -322,7 +339,7 @@ class HttpInlet(Inlet):
             ) from None
         if _LOGGER.isEnabledFor(logging.DEBUG):
             _LOGGER.debug("%s received %d bytes from %s", update, len(body), response.url)
-        return data if isinstance(data, list) else [data]
+        return [None] if data is None else data  # a JSON null: one record, payload None
 
     def __repr__(self) -> str:
         return f"HttpInlet(url={self._client.url!r}, json={self._json}, metadata={self.metadata!r})"

@@ -166,6 +166,11 @@ def cacert(value: Any, owner: str) -> str | None:
     """The path of an existing CA bundle file (or a directory of CA certificates)."""
     if value is None:
         return None
+    if isinstance(value, bool):
+        raise TypeError(f"{owner}(cacert={value!r}): cacert is the path of a CA bundle, "
+                        f"not a switch (databay refuses the flag Databay 0.3 let through). "
+                        f"Leave it out (or cacert=None) to verify with the system CAs; "
+                        f"verify=False turns verification off")
     if not isinstance(value, (str, os.PathLike)):
         raise TypeError(f"{owner}(cacert=...) must be the path of a CA bundle (str or "
                         f"os.PathLike), got {type(value).__name__}: {value!r}")
