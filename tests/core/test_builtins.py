@@ -67,8 +67,8 @@ def test_file_inlet_file_mode(tmp_path: Path) -> None:
 def test_file_outlet_per_record_paths_and_w_mode(tmp_path: Path) -> None:
     default = tmp_path / "sub" / "out.txt"
     other = tmp_path / "other.txt"
-    outlet = FileOutlet(default)
-    outlet.push([Record(1), Record(2, {FileOutlet.FILEPATH: str(other)})], U)
+    outlet = FileOutlet(default, base_dir=tmp_path)
+    outlet.push([Record(1), Record(2, {FileOutlet.FILEPATH: "other.txt"})], U)
     outlet.push([Record(3)], U)
     assert default.read_text() == "1\n3\n" and other.read_text() == "2\n"
     w = FileOutlet(default, "w")

@@ -13,6 +13,8 @@ from typing import Any, NamedTuple
 
 import pytest
 from databay import Inlet, Link, Record, Update
+from databay.delivery import DEAD_LETTER
+from databay.errors import UnsafePathError
 from databay.outlet import MetadataKey
 from databay_csv import (
     CsvHeaderError,
@@ -419,20 +421,26 @@ def test_dataclasses_and_named_tuples(work: Path) -> None:
 # -- paths chosen by metadata -----------------------------------------------------------
 
 
-def test_usual_relative_and_sibling_paths_work(work: Path, tmp_path: Path) -> None:
+def test_usual_relative_paths_work(work: Path, tmp_path: Path) -> None:
     data = tmp_path / "data"
-    outlet = CsvOutlet(data / "main.csv")  # outside the working directory
+    outlet = CsvOutlet(data / "main.csv")  # outside the working directory: it is yours
     push(outlet, {"a": 1}, **{CsvOutlet.CSV_FILE: "sub/rel.csv"})  # under the working dir
-    push(outlet, {"a": 2}, **{CsvOutlet.CSV_FILE: str(data / "sibling.csv")})
-    push(outlet, {"a": 3}, **{CsvOutlet.CSV_FILE: Path("sub") / ".." / "dots.csv"})
+    push(outlet, {"a": 2}, **{CsvOutlet.CSV_FILE: Path("sub") / "path.csv"})
+    push(outlet, {"a": 3}, **{CsvOutlet.CSV_FILE: "./sub/./dots.csv"})
+    push(outlet, {"a": 4})
     assert rows(work / "sub" / "rel.csv") == [["a"], ["1"]]
-    assert rows(data / "sibling.csv") == [["a"], ["2"]]
-    assert rows(work / "dots.csv") == [["a"], ["3"]]
+    assert rows(work / "sub" / "path.csv") == [["a"], ["2"]]
+    assert rows(work / "sub" / "dots.csv") == [["a"], ["3"]]
+    assert rows(data / "main.csv") == [["a"], ["4"]]
 
 
-@pytest.mark.parametrize("escape", ["../../etc/evil.csv", "../outside.csv", "ABSOLUTE"])
+@pytest.mark.parametrize(("escape", "reason"), [
+    ("../../etc/evil.csv", "contains '..'"), ("../outside.csv", "contains '..'"),
+    ("sub/../inside.csv", "contains '..'"), ("ABSOLUTE", "is absolute"),
+    ("x\x00.csv", "contains a NUL byte"),
+])
 def test_path_escape_is_refused_naming_record_and_path(
-        work: Path, tmp_path: Path, escape: str) -> None:
+        work: Path, tmp_path: Path, escape: str, reason: str) -> None:
     target = str(tmp_path / "elsewhere" / "x.csv") if escape == "ABSOLUTE" else escape
     outlet = CsvOutlet("data/out.csv")
     with pytest.raises(CsvPathError) as info:
@@ -441,7 +449,10 @@ def test_path_escape_is_refused_naming_record_and_path(
     message = str(info.value)
     assert "{'secret': 1}" in message
     assert repr(target) in message
-    assert "outside" in message
+    assert reason in message
+    assert f"link {'.'.join(UPDATE.tags)!r}" in message and "'CsvOutlet.CSV_FILE'" in message
+    assert isinstance(info.value, UnsafePathError)
+    assert (info.value.path, info.value.key) == (target, CsvOutlet.CSV_FILE)
     assert info.value.record.payload == {"secret": 1}
     assert not Path("data/out.csv").exists()  # the push wrote nothing at all
     assert not (tmp_path / "outside.csv").exists()
@@ -453,19 +464,18 @@ def test_symlink_out_of_the_allowed_folders_is_refused(work: Path, tmp_path: Pat
     outside.mkdir()
     (work / "link").symlink_to(outside, target_is_directory=True)
     outlet = CsvOutlet("out.csv")
-    with pytest.raises(CsvPathError, match="outside"):
+    with pytest.raises(CsvPathError, match="through a symbolic link"):
         push(outlet, {"a": 1}, **{CsvOutlet.CSV_FILE: "link/x.csv"})
     assert not (outside / "x.csv").exists()
 
 
-def test_base_dir_narrows_to_one_folder(work: Path, tmp_path: Path) -> None:
+def test_metadata_paths_are_relative_to_base_dir(work: Path, tmp_path: Path) -> None:
     outlet = CsvOutlet("exports/main.csv", base_dir="exports")
-    push(outlet, {"a": 1}, **{CsvOutlet.CSV_FILE: "exports/day1/x.csv"})
+    assert outlet.base_dir == str(work / "exports")
+    push(outlet, {"a": 1}, **{CsvOutlet.CSV_FILE: "day1/x.csv"})
     assert rows("exports/day1/x.csv") == [["a"], ["1"]]
-    with pytest.raises(CsvPathError, match=r"'other\.csv'.*base_dir"):
-        push(outlet, {"a": 2}, **{CsvOutlet.CSV_FILE: "other.csv"})  # in the cwd, not base
-    with pytest.raises(CsvPathError):
-        push(outlet, {"a": 2}, **{CsvOutlet.CSV_FILE: "exports/../other.csv"})
+    with pytest.raises(CsvPathError, match=r"'\.\./other\.csv'.*base_dir"):
+        push(outlet, {"a": 2}, **{CsvOutlet.CSV_FILE: "../other.csv"})
     assert not Path("other.csv").exists()
 
 
@@ -479,7 +489,7 @@ def test_allow_any_path_is_an_explicit_opt_in(work: Path, tmp_path: Path) -> Non
 
 
 def test_metadata_path_of_wrong_type_is_refused(work: Path) -> None:
-    with pytest.raises(CsvRecordError, match=r"must be a str or os.PathLike path, got 5"):
+    with pytest.raises(CsvPathError, match=r"must be a str or os.PathLike path, got int: 5"):
         push(CsvOutlet("out.csv"), {"a": 1}, **{CsvOutlet.CSV_FILE: 5})
 
 
@@ -599,3 +609,14 @@ def test_unwritable_path_fails_on_push_naming_the_file(work: Path) -> None:
 def test_repr(work: Path) -> None:
     assert repr(CsvOutlet("x.csv", "w")) == \
         "CsvOutlet(default_filepath='x.csv', default_file_mode='w')"
+
+
+def test_a_dead_letter_csv_outlet_ignores_the_per_record_keys(work: Path) -> None:
+    """CSV_FILE and FILE_MODE of a dead-lettered record were meant for the outlet that
+    refused it (often the file that just failed)."""
+    dead = CsvOutlet("dead.csv")
+    push(dead, {"a": 1}, **{CsvOutlet.CSV_FILE: "../orders.csv", CsvOutlet.FILE_MODE: "w",
+                            DEAD_LETTER: {"error": "x"}})
+    push(dead, {"a": 2}, **{CsvOutlet.CSV_FILE: "orders.csv", DEAD_LETTER: {"error": "y"}})
+    assert rows("dead.csv") == [["a"], ["1"], ["2"]]
+    assert not Path("orders.csv").exists()

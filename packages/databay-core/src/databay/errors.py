@@ -7,6 +7,8 @@ keep their original base classes so that existing ``except`` clauses still match
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "DatabayError",
     "ImplementationError",
@@ -18,6 +20,7 @@ __all__ = [
     "ScheduleIntervalError",
     "TransferError",
     "TransientError",
+    "UnsafePathError",
     "UnsupportedScheduleError",
 ]
 
@@ -80,3 +83,26 @@ class PermanentError(DatabayError):
     """A failure that retrying cannot fix (bad data, refused credentials...)."""
 
     transient = False
+
+
+class UnsafePathError(PermanentError, ValueError):
+    """A path taken from record metadata would leave its outlet's folder (absolute,
+    with ``..``, through a symbolic link) or is not a usable path (not a str, empty, a
+    NUL byte). Raised by :class:`databay.paths.BaseFolder`; permanent, so retry policies
+    do not retry it and a dead-letter outlet receives the batch at once.
+
+    ``path`` is the value found, ``key`` the metadata key, ``link`` the link's tags
+    joined by ``'.'`` (None when unknown), ``record`` the record, ``base`` the folder
+    and ``reason`` what is wrong with the path.
+    """
+
+    def __init__(self, message: str, *, path: Any = None, key: str | None = None,
+                 link: str | None = None, record: Any = None, base: str | None = None,
+                 reason: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+        self.key = key
+        self.link = link
+        self.record = record
+        self.base = base
+        self.reason = reason

@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno as _errno
 from typing import Any
 
-from databay.errors import DatabayError, PermanentError
+from databay.errors import DatabayError, PermanentError, UnsafePathError
 
 __all__ = [
     "CsvError",
@@ -55,8 +55,20 @@ class CsvPayloadError(CsvRecordError, TypeError):
     """A record's payload is of a type CsvOutlet cannot write."""
 
 
-class CsvPathError(CsvRecordError):
-    """A record's ``CsvOutlet.CSV_FILE`` metadata points outside the allowed folders."""
+class CsvPathError(CsvRecordError, UnsafePathError):
+    """A record's ``CsvOutlet.CSV_FILE`` metadata is not a path inside the outlet's
+    ``base_dir`` (see :class:`databay.paths.BaseFolder`); ``path`` is the value found,
+    and ``key``, ``link``, ``base`` and ``reason`` are as on
+    :class:`~databay.errors.UnsafePathError`."""
+
+    def __init__(self, message: str, *, record: Any = None, path: Any = None,
+                 key: str | None = None, link: str | None = None, base: str | None = None,
+                 reason: str | None = None) -> None:
+        super().__init__(message, record=record, path=path)
+        self.key = key
+        self.link = link
+        self.base = base
+        self.reason = reason
 
 
 class CsvHeaderError(CsvError, PermanentError, ValueError):

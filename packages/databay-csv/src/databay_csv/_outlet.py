@@ -13,7 +13,10 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal
 
+from databay.delivery import DEAD_LETTER
+from databay.errors import UnsafePathError
 from databay.outlet import MetadataKey, Outlet
+from databay.paths import BaseFolder
 
 from databay_csv._common import (
     Dialect,
@@ -128,11 +131,15 @@ class CsvOutlet(Outlet):
     holds every record of the last push. A file that some records of a push ask to
     truncate is truncated once and receives all of that push's records for it.
 
-    **Paths** from the ``CSV_FILE`` metadata (relative ones are taken from the working
-    directory, as ``open`` does) must lie under the working directory at construction
-    or under the folder of ``default_filepath``; ``base_dir`` narrows this to one
-    folder; ``allow_any_path=True`` lifts the check. Other paths raise
-    :class:`~databay_csv.CsvPathError`. Parent folders are created.
+    **Paths** from the ``CSV_FILE`` metadata are relative to ``base_dir`` (default: the
+    working directory when the outlet was created) and must stay inside it: absolute
+    paths, ``..``, symbolic links out of it and NUL bytes raise
+    :class:`~databay_csv.CsvPathError` (an :class:`~databay.errors.UnsafePathError`, see
+    :mod:`databay.paths`) naming the link, the record, the key and the path;
+    ``allow_any_path=True`` lifts the check. Parent folders are created. A record that
+    carries dead-letter details (:data:`databay.delivery.DEAD_LETTER`) goes to
+    ``default_filepath``: its ``CSV_FILE`` and ``FILE_MODE`` were meant for the outlet
+    that refused it.
 
     :param default_filepath: the file for records without ``CSV_FILE`` metadata.
     :param default_file_mode: ``'a'`` (append) or ``'w'`` (truncate once per push).
@@ -151,7 +158,7 @@ class CsvOutlet(Outlet):
     :param escape_formulas: prefix cells starting with ``= + - @``, tab or carriage
         return with ``'`` so spreadsheets do not evaluate them.
     :param fsync: ``os.fsync`` each file after writing.
-    :param base_dir: the one folder metadata paths must lie under.
+    :param base_dir: the folder metadata paths are relative to and confined to.
     :param allow_any_path: accept any metadata path (only for trusted metadata).
     """
 
@@ -191,6 +198,11 @@ class CsvOutlet(Outlet):
         self.escape_formulas = flag(escape_formulas, owner, "escape_formulas")
         self.fsync = flag(fsync, owner, "fsync")
         self.allow_any_path = flag(allow_any_path, owner, "allow_any_path")
+        if base_dir is not None:
+            check_path(base_dir, owner, "base_dir")
+        self._folder = BaseFolder(base_dir, owner="CsvOutlet", allow_any_path=self.allow_any_path)
+        #: the absolute folder that ``CSV_FILE`` paths are relative to and confined to
+        self.base_dir: str = self._folder.path
         self._target = os.path.realpath(path)
         if os.path.isdir(self._target):
             raise ValueError(f"{owner}: default_filepath is a directory, not a file")
@@ -201,13 +213,6 @@ class CsvOutlet(Outlet):
         if probe and not os.path.isdir(probe):
             raise ValueError(f"{owner}: default_filepath cannot be created, {probe!r} "
                              f"is a file, not a folder")
-        if base_dir is not None:
-            base = check_path(base_dir, owner, "base_dir")
-            self.base_dir: str | None = base
-            self._roots = [os.path.realpath(base)]
-        else:
-            self.base_dir = None
-            self._roots = list(dict.fromkeys([os.path.realpath(os.getcwd()), parent]))
         self._newline = self._encode_newline()
         self._lock = threading.Lock()
 
@@ -225,24 +230,25 @@ class CsvOutlet(Outlet):
         if not records:
             return
         with self._lock:
-            groups = self._group(records)
+            groups = self._group(records, update)
             plans = [self._render(path, group) for path, group in groups.items()]
             self._write(plans)
 
-    def _group(self, records: list[Record]) -> dict[str, _Group]:
+    def _group(self, records: list[Record], update: Update | None) -> dict[str, _Group]:
         csv_key, mode_key = self.CSV_FILE, self.FILE_MODE
         default = _Group(self.default_file_mode == "w")
         groups: dict[str, _Group] = {self._target: default}
         plain = default.records
-        resolved: dict[str, str] = {}
+        resolved: dict[Any, str] = {}
         for record in records:
             md = record.metadata
-            if csv_key not in md and mode_key not in md:
+            if (csv_key not in md and mode_key not in md) or DEAD_LETTER in md:
                 plain.append(record)
                 continue
             try:
                 raw = md.get(csv_key)
-                path = self._target if raw is None else self._allowed(raw, record, resolved)
+                path = (self._target if raw is None
+                        else self._allowed(raw, record, resolved, update))
                 mode = md.get(mode_key, self.default_file_mode)
                 if mode not in _MODES:
                     raise CsvRecordError(
@@ -263,29 +269,17 @@ class CsvOutlet(Outlet):
             del groups[self._target]
         return groups
 
-    def _allowed(self, raw: Any, record: Record, resolved: dict[str, str]) -> str:
-        if isinstance(raw, bytes) or not isinstance(raw, (str, os.PathLike)):
-            raise CsvRecordError(
-                f"CsvOutlet cannot write record {_short.repr(record)}: metadata "
-                f"{str(self.CSV_FILE)!r} must be a str or os.PathLike path, got {raw!r}",
-                record=record)
-        text = os.fspath(raw)
-        found = resolved.get(text)
+    def _allowed(self, raw: Any, record: Record, resolved: dict[Any, str],
+                 update: Update | None) -> str:
+        found = resolved.get(raw) if isinstance(raw, (str, os.PathLike)) else None
         if found is not None:
             return found
-        path = os.path.realpath(text)
-        if not self.allow_any_path and not any(
-                path == root or path.startswith(root.rstrip(os.sep) + os.sep)
-                for root in self._roots):
-            where = (f"base_dir {self._roots[0]!r}" if self.base_dir is not None else
-                     "the working directory or the folder of default_filepath ("
-                     + ", ".join(map(repr, self._roots)) + ")")
-            raise CsvPathError(
-                f"CsvOutlet refused record {_short.repr(record)}: its metadata "
-                f"{str(self.CSV_FILE)!r} path {text!r} resolves to {path!r}, outside {where}; "
-                f"set CsvOutlet(base_dir=...) or allow_any_path=True to write there",
-                record=record, path=path)
-        resolved[text] = path
+        try:
+            path = self._folder.resolve(raw, key=self.CSV_FILE, record=record, update=update)
+        except UnsafePathError as exc:
+            raise CsvPathError(str(exc), record=record, path=exc.path, key=exc.key,
+                               link=exc.link, base=exc.base, reason=exc.reason) from None
+        resolved[raw] = path
         return path
 
     def _bad(self, exc: CsvRecordError) -> None:
