@@ -39,8 +39,8 @@ from typing import TYPE_CHECKING, Any
 from databay.errors import UnsafePathError
 
 if TYPE_CHECKING:
-    from databay.update import Update
     from databay.record import Record
+    from databay.update import Update
 
 __all__ = ["BaseFolder", "UnsafePathError", "check_path_argument"]
 
