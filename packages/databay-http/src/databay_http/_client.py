@@ -13,6 +13,7 @@ from typing import Any
 
 import requests
 import urllib3
+from databay.redact import Secrets, install_log_filter, redact_url
 from requests.auth import AuthBase
 
 from databay_http import _validate as check
@@ -37,6 +38,8 @@ _CHUNK = 65536
 _ERROR_BODY_LIMIT = 65536
 _BODY_START = 200
 _USER_AGENT = f"databay-http/{__version__} {requests.utils.default_user_agent()}"
+# urllib3 logs each request's path and query string at DEBUG
+_DRIVER_LOGGERS = ("urllib3.connectionpool", "urllib3.poolmanager", "urllib3.util.retry")
 
 
 class _BasicAuth(AuthBase):
@@ -120,9 +123,17 @@ class HttpClient:
     ) -> None:
         self.owner = owner
         self.logger = logging.getLogger(f"databay.{owner}")
+        install_log_filter(*_DRIVER_LOGGERS)
+        #: what this client was given that must never be shown (see databay.redact)
+        self.secrets = Secrets()
+        self.secrets.add_url(url)
         self.url, url_creds = check.url(url, owner)
+        #: the URL for messages and reprs: no credentials, secret query values hidden
+        self.shown_url = redact_url(self.url)
         self.params = check.params(params, owner)
+        self.secrets.add_mapping(self.params)
         self.headers = check.headers(headers, owner)
+        self.secrets.add_mapping(self.headers)
         self.timeout = check.timeout(timeout, owner)
         self.total_timeout = check.positive(total_timeout, owner, "total_timeout")
         self.retries = check.count(retries, owner, "retries")
@@ -136,7 +147,6 @@ class HttpClient:
                              f"when verifying; pass one or the other")
         self.max_redirects = check.count(max_redirects, owner, "max_redirects")
         self.trust_env = check.flag(trust_env, owner, "trust_env")
-        self._secrets: list[str] = []
         self.auth = self._make_auth(auth, check.token(token, owner), url_creds)
         # requests' env handling replaces a Session-level verify, so pass it per request.
         self._verify: bool | str = self.cacert if self.cacert is not None else self.verify
@@ -160,7 +170,7 @@ class HttpClient:
             raise ValueError(f"{self.owner}: give only one of auth=..., token=... and "
                              f"credentials in the url; got {' and '.join(given)}")
         if token is not None:
-            self._secrets.append(token)
+            self.secrets.add(token)
             return _BearerAuth(token)
         if auth is None and url_creds is None:
             return None
@@ -168,18 +178,15 @@ class HttpClient:
             return auth
         username, password = check.basic_auth(auth if auth is not None else url_creds,
                                               self.owner)
-        if password:
-            self._secrets.append(password)
+        self.secrets.add(password)
         made = _BasicAuth(username, password)
-        self._secrets.append(made._header.partition(" ")[2])
+        self.secrets.add(made._header)
         return made
 
     def scrub(self, text: str) -> str:
-        """``text`` with every secret this client holds replaced by ``***``."""
-        for secret in self._secrets:
-            if secret and secret in text:
-                text = text.replace(secret, "***")
-        return text
+        """``text`` with every secret this client holds, and anything that looks like a
+        credential, replaced by ``***`` (:func:`databay.redact.redact_text`)."""
+        return self.secrets.mask(text)
 
     # -- session ------------------------------------------------------------------
 
@@ -230,9 +237,9 @@ class HttpClient:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 raise HttpTimeoutError(
-                    self._describe(method, self.url, attempt - 1,
+                    self._describe(method, self.shown_url, attempt - 1,
                                    f"no response within total_timeout={self.total_timeout:g}s"),
-                    method=method, url=self.url, attempts=attempt - 1)
+                    method=method, url=self.shown_url, attempts=attempt - 1)
             failure = self._attempt(
                 session, method, data, headers, read_body, attempt, deadline,
                 (min(connect_timeout, remaining), min(read_timeout, remaining)),
@@ -261,10 +268,10 @@ class HttpClient:
         headers: Mapping[str, str] | None, read_body: bool, attempt: int, deadline: float,
         timeout: tuple[float, float], params: Any,
     ) -> Response | _Failure:
-        url = self.url
+        url = self.shown_url
         try:
             prepared = session.prepare_request(requests.Request(
-                method, url, params=params, data=data, headers=headers))
+                method, self.url, params=params, data=data, headers=headers))
             resp = session.send(prepared, timeout=timeout, allow_redirects=True,
                                 **self._send_settings)
         except requests.exceptions.TooManyRedirects:
@@ -291,12 +298,12 @@ class HttpClient:
             return _Failure(HttpConnectionError(
                 self._describe(method, url, attempt, f"request failed: {_reason(exc)}"),
                 method=method, url=url, attempts=attempt, transient=False), retry=False)
-        final_url = check.strip_userinfo(resp.url)
+        final_url = redact_url(check.strip_userinfo(resp.url))
         status = resp.status_code
         if status >= 300:
             body = self._read(resp, method, attempt, deadline, _ERROR_BODY_LIMIT, quiet=True)
             start = self._body_start(body, resp)
-            reason = resp.reason or ""
+            reason = self.scrub(resp.reason or "")
             detail = f"HTTP {status}{' ' + reason if reason else ''}"
             if start:
                 detail += f"; body starts: {start!r}"
@@ -349,10 +356,10 @@ class HttpClient:
                     if quiet:
                         break
                     raise HttpTimeoutError(
-                        self._describe(method, self.url, attempt,
+                        self._describe(method, self.shown_url, attempt,
                                        f"the body did not arrive within total_timeout="
                                        f"{self.total_timeout:g}s"),
-                        method=method, url=self.url, attempts=attempt)
+                        method=method, url=self.shown_url, attempts=attempt)
         except HttpError:
             raise
         except (urllib3.exceptions.HTTPError, OSError, requests.RequestException) as exc:
@@ -360,20 +367,27 @@ class HttpClient:
                 return b"".join(chunks)
             timed_out = isinstance(exc, (urllib3.exceptions.TimeoutError, TimeoutError))
             cls = HttpTimeoutError if timed_out else HttpConnectionError
-            raise cls(self._describe(method, self.url, attempt,
+            raise cls(self._describe(method, self.shown_url, attempt,
                                      f"reading the response failed: {_reason(exc)}"),
-                      method=method, url=self.url, attempts=attempt) from None
+                      method=method, url=self.shown_url, attempts=attempt) from None
         finally:
             if not done:
                 resp.close()
         return b"".join(chunks)
 
     def _body_start(self, body: bytes, resp: requests.Response) -> str:
-        text = body[: _BODY_START * 4].decode(resp.encoding or "utf-8", errors="replace")
-        text = " ".join(text.split())
+        """The first characters of an error body, this request's secrets masked (the
+        server may echo them)."""
+        return self.body_start(body, resp.encoding)
+
+    def body_start(self, body: bytes, encoding: str | None = None) -> str:
+        """At most about 200 characters of ``body`` on one line, with the secrets masked
+        (before cutting, so no secret is cut into an unmasked prefix)."""
+        text = body[: _BODY_START * 4].decode(encoding or "utf-8", errors="replace")
+        text = self.scrub(" ".join(text.split()))
         if len(text) > _BODY_START:
             text = text[:_BODY_START] + "..."
-        return self.scrub(text)
+        return text
 
     def _describe(self, method: str, url: str, attempt: int, detail: str) -> str:
         tries = f" (after {attempt} attempts)" if attempt > 1 else ""

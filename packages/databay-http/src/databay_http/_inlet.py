@@ -11,6 +11,7 @@ from collections.abc import Collection, Mapping
 from typing import TYPE_CHECKING, Any
 
 from databay import Inlet
+from databay.redact import redact_mapping
 
 from databay_http import _validate as check
 from databay_http._client import (
@@ -278,7 +279,7 @@ class HttpInlet(Inlet):
         if not self.active:  # pulled without a planner: Link.on_shutdown() closes it
             self.try_start()
         if _LOGGER.isEnabledFor(logging.DEBUG):
-            _LOGGER.debug("%s pulling %s", update, self._client.url)
+            _LOGGER.debug("%s pulling %s", update, self._client.shown_url)
         if self._cursor_param is None:
             return self._parse(self._client.request("GET"), update)
         with self._cursor_lock:
@@ -309,10 +310,11 @@ class HttpInlet(Inlet):
                     latest = value
             except TypeError:
                 raise InvalidResponseError(
-                    f"HttpInlet: GET {self._client.url}: cursor_field {field!r} must hold "
+                    f"HttpInlet: GET {self._client.shown_url}: cursor_field {field!r} must hold "
                     f"strings or finite numbers that compare with each other, got "
-                    f"{value!r} after {latest!r}; the cursor stays at {cursor!r}",
-                    method="GET", url=self._client.url) from None
+                    f"{self._client.scrub(repr(value))} after {self._client.scrub(repr(latest))}; "
+                    f"the cursor stays at {self._client.scrub(repr(cursor))}",
+                    method="GET", url=self._client.shown_url) from None
         if latest != cursor and _LOGGER.isEnabledFor(logging.DEBUG):
             _LOGGER.debug("%s cursor %r -> %r", update, cursor, latest)
         return latest
@@ -330,8 +332,7 @@ class HttpInlet(Inlet):
             data = _json.loads(body.decode(charset) if charset else body)
         except (ValueError, LookupError) as exc:
             what = "valid JSON" if self._json else f"text in {charset or 'utf-8'}"
-            start = self._client.scrub(" ".join(
-                body[:200].decode("utf-8", errors="replace").split()))
+            start = self._client.body_start(body)
             raise InvalidResponseError(
                 f"HttpInlet: response does not contain {what}: GET {response.url} returned "
                 f"HTTP {response.status}, {len(body)} bytes starting {start!r}: {exc}",
@@ -342,7 +343,8 @@ class HttpInlet(Inlet):
         return [None] if data is None else data  # a JSON null: one record, payload None
 
     def __repr__(self) -> str:
-        return f"HttpInlet(url={self._client.url!r}, json={self._json}, metadata={self.metadata!r})"
+        return (f"HttpInlet(url={self._client.shown_url!r}, json={self._json}, "
+                f"metadata={redact_mapping(self.metadata)!r})")
 
 
 def _charset(content_type: str | None) -> str | None:

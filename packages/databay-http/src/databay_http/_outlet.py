@@ -154,8 +154,8 @@ class HttpOutlet(Outlet):
             except (TypeError, ValueError, RecursionError) as exc:
                 raise HttpDeliveryError(
                     f"HttpOutlet: {total} record(s) not delivered to {self._method} "
-                    f"{self._client.url}: a record cannot be encoded as JSON: {exc}",
-                    method=self._method, url=self._client.url, undelivered=total,
+                    f"{self._client.shown_url}: a record cannot be encoded as JSON: {exc}",
+                    method=self._method, url=self._client.shown_url, undelivered=total,
                     attempts=0,
                 ) from exc
             bodies.append((len(chunk), body))
@@ -175,7 +175,7 @@ class HttpOutlet(Outlet):
             sent += count
             if _LOGGER.isEnabledFor(logging.DEBUG):
                 _LOGGER.debug("%s sent %d record(s) to %s %s", update, count, self._method,
-                              self._client.url)
+                              self._client.shown_url)
 
     def __repr__(self) -> str:
-        return f"HttpOutlet(url={self._client.url!r}, method={self._method!r})"
+        return f"HttpOutlet(url={self._client.shown_url!r}, method={self._method!r})"

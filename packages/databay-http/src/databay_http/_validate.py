@@ -10,14 +10,17 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 from urllib.parse import SplitResult, unquote, urlsplit, urlunsplit
 
+from databay.redact import redact_text
+from databay.redact import redact_url as _redact_url
+
 SCHEMES = ("http", "https")
 
 _USERINFO = re.compile(r"(//)[^/?#@]*@")
 
 
 def redact_url(url: str) -> str:
-    """``url`` with any ``user:password@`` part replaced by ``***@``."""
-    return _USERINFO.sub(r"\1***@", url)
+    """``url`` for display: credentials and secret query values replaced by ``***``."""
+    return _redact_url(url)
 
 
 def strip_userinfo(url: str) -> str:
@@ -31,7 +34,7 @@ def url(value: Any, owner: str) -> tuple[str, tuple[str, str] | None]:
     if not isinstance(value, str):
         raise TypeError(
             f"{owner}(url=...) must be a string such as 'https://example.com/data', "
-            f"got {type(value).__name__}: {value!r}"
+            f"got {type(value).__name__}: {redact_text(repr(value))}"
         )
     shown = redact_url(value)
 
@@ -156,10 +159,10 @@ def params(value: Any, owner: str) -> list[tuple[str, Any]] | dict[str, Any] | N
         for pair in pairs:
             if not isinstance(pair, (tuple, list)) or len(pair) != 2:
                 raise TypeError(f"{owner}(params=...) must be {accepted}, "
-                                f"got an element {pair!r}")
+                                f"got an element {redact_text(repr(pair))}")
         return [(k, v) for k, v in pairs]
     raise TypeError(f"{owner}(params=...) must be {accepted}, "
-                    f"got {type(value).__name__}: {value!r}")
+                    f"got {type(value).__name__}: {redact_text(repr(value))}")
 
 
 def cacert(value: Any, owner: str) -> str | None:
