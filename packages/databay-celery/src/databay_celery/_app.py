@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from celery import Celery, bootsteps, signals
+from databay.redact import install_log_filter
 
 from databay_celery._registry import registry
 from databay_celery._settings import Settings
@@ -14,6 +15,10 @@ from databay_celery._worker import TASK_NAME, run_tick
 __all__ = ["make_app"]
 
 _LOGGER = logging.getLogger("databay.CeleryPlanner")
+# the loggers that write broker URLs
+_DRIVER_LOGGERS = ("celery.worker.consumer.connection", "celery.worker.consumer.consumer",
+                   "celery.worker.consumer.mingle", "celery.beat", "celery.app.trace",
+                   "kombu.connection", "kombu.mixins")
 
 
 class _WakeHub(bootsteps.StartStopStep):  # type: ignore[misc]
@@ -34,6 +39,8 @@ def make_app(settings: Settings | None = None, **given: Any) -> Celery:
         settings = Settings.from_env(**given)
     elif given:
         raise TypeError("make_app() takes settings or keyword arguments, not both")
+    # Celery and kombu hide a URL's password, not credentials in its query string
+    install_log_filter(*_DRIVER_LOGGERS)
     app = Celery("databay", broker=settings.broker_url, set_as_current=False)
     app.steps["worker"].add(_WakeHub)
     options: dict[str, Any] = {

@@ -12,7 +12,9 @@ import os
 import re
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
+
+from databay.redact import redact_url
 
 __all__ = ["ENV", "Settings", "redact"]
 
@@ -38,17 +40,9 @@ _NUMBERS = ("lock_lease", "beat_lease", "record_ttl", "visibility_timeout",
 
 
 def redact(url: str) -> str:
-    """``url`` with its password (and user) replaced by ``***``."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparsable URL>"
-    if parts.password is None and parts.username is None:
-        return url
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, f"***@{host}", parts.path, parts.query, parts.fragment))
+    """``url`` with its password (or lone user) and credential-looking query values
+    (``?password=...``) replaced by ``***`` (:func:`databay.redact.redact_url`)."""
+    return redact_url(url)
 
 
 @dataclasses.dataclass(frozen=True)

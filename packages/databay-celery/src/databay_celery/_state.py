@@ -15,6 +15,7 @@ from typing import Any
 import redis
 from databay.delivery import StateStore
 from databay.errors import DatabayError
+from databay.redact import Secrets
 
 from databay_celery._settings import _REDIS_SCHEMES, ENV, redact
 
@@ -52,6 +53,7 @@ class RedisStateStore(StateStore):
             raise ValueError(f"RedisStateStore(key=...) must be a non-empty string, "
                              f"got {key!r}")
         self.key = key
+        self._secrets = Secrets()
         if client is not None:
             self._url = "<client>"
             self.client: Any = client
@@ -70,6 +72,7 @@ class RedisStateStore(StateStore):
                              f"({', '.join(s + '://' for s in _REDIS_SCHEMES)}), "
                              f"got {shown!r}")
         self._url = redact(url)
+        self._secrets.add_url(url)
         self.client = redis.Redis.from_url(url, decode_responses=True,
                                            socket_timeout=10, socket_connect_timeout=10)
 
@@ -78,7 +81,7 @@ class RedisStateStore(StateStore):
             raw = self.client.hget(self.key, key)
         except redis.RedisError as exc:
             raise StateStoreError(f"{self!r}: reading the cursor {key!r} failed: "
-                                  f"{type(exc).__name__}: {exc}") from None
+                                  f"{type(exc).__name__}: {self._secrets.mask(str(exc))}") from None
         if raw is None:
             return None
         try:
@@ -97,7 +100,7 @@ class RedisStateStore(StateStore):
             self.client.hset(self.key, key, text)
         except redis.RedisError as exc:
             raise StateStoreError(f"{self!r}: committing the cursor {key!r} failed: "
-                                  f"{type(exc).__name__}: {exc}") from None
+                                  f"{type(exc).__name__}: {self._secrets.mask(str(exc))}") from None
 
     def close(self) -> None:
         """Close the connections to Redis."""

@@ -3,8 +3,8 @@
 Every connector redacts through these functions, so one list of names decides what is
 secret everywhere:
 
-* :func:`redact_url` hides the password (or a lone user, which is often a token) of a
-  URL and the values of query parameters whose names look like credentials.
+* :func:`redact_url` hides the user info of a URL (``user:password@``, or a lone user,
+  often a token) and the values of query parameters whose names look like credentials.
 * :func:`redact_mapping` / :func:`redact_pairs` hide the values of headers, query
   parameters or options whose names look like credentials.
 * :func:`redact_text` hides given secrets and credential-looking ``name=value`` /
@@ -140,10 +140,10 @@ def _redact_query(query: str) -> str:
 def redact_url(url: str) -> str:
     """``url`` with its credentials replaced by ``***``.
 
-    ``user:password@`` becomes ``user:***@``, a lone ``user@`` (often a token) becomes
+    The user info (``user:password@``, or a lone ``user@``, often a token) becomes
     ``***@``, and the values of query (and fragment) parameters with credential-looking
     names become ``***``: ``https://bob:pw@h/p?token=t&page=2`` gives
-    ``https://bob:***@h/p?token=***&page=2``. Works on relative URLs and multi-host
+    ``https://***@h/p?token=***&page=2``. Works on relative URLs and multi-host
     URIs (``mongodb://u:p@h1,h2/db``); everything else is kept as given.
     """
     if not isinstance(url, str):
@@ -157,13 +157,8 @@ def redact_url(url: str) -> str:
         netloc = rest[start:] if slash < 0 else rest[start:slash]
         path = "" if slash < 0 else rest[slash:]
         userinfo, at, host = netloc.rpartition("@")
-        if at:
-            user, colon, password = userinfo.partition(":")
-            if colon:
-                userinfo = f"{user}:{MASK}" if password else userinfo
-            elif user:
-                userinfo = MASK
-            netloc = f"{userinfo}@{host}"
+        if at and userinfo:
+            netloc = f"{MASK}@{host}"
         rest = rest[:start] + netloc + path
     if qmark:
         query = _redact_query(query)
@@ -222,10 +217,7 @@ _SCHEMES = re.compile(r"(?i)^(basic|bearer|digest|token|negotiate|ntlm|aws4-hmac
 
 
 def _userinfo(match: re.Match[str]) -> str:
-    user, colon, password = match.group(2).partition(":")
-    if colon:
-        return f"{match.group(1)}{user}:{MASK}@" if password else match.group(0)
-    return f"{match.group(1)}{MASK}@" if user else match.group(0)
+    return f"{match.group(1)}{MASK}@" if match.group(2) else match.group(0)
 
 
 def _pair(match: re.Match[str]) -> str:
@@ -384,7 +376,7 @@ class RedactingFilter(logging.Filter):
             return True
         try:
             message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a broken record is the logging module's to report
+        except Exception:  # a broken record is for the logging module to report
             return True
         record.msg = redact_text(message)
         record.args = None

@@ -4,12 +4,11 @@ the redaction of credentials from everything shown to users."""
 from __future__ import annotations
 
 import os
-import re
 import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import unquote
 
+from databay.redact import Secrets, install_log_filter, is_secret_name, redact_text, redact_url
 from pymongo import MongoClient
 from pymongo.common import validate as _validate_option
 
@@ -17,15 +16,15 @@ __all__ = ["Connection", "check_name"]
 
 URI_ENV = "MONGODB_URI"
 _SCHEMES = ("mongodb://", "mongodb+srv://")
-_USERINFO = re.compile(r"(mongodb(?:\+srv)?://)([^@/\s]*)@", re.IGNORECASE)
-# client options whose values are secrets (compared lower-cased)
-_SECRET_OPTIONS = frozenset({"password", "tlscertificatekeyfilepassword",
-                             "authmechanismproperties"})
+# pymongo's structured DEBUG logs (4.9+) name servers and commands
+_DRIVER_LOGGERS = ("pymongo.command", "pymongo.connection", "pymongo.serverSelection",
+                   "pymongo.topology")
 
 
 def redact_uri(text: str) -> str:
-    """``text`` with the user info of any MongoDB URI replaced by ``***``."""
-    return _USERINFO.sub(r"\1***@", text)
+    """``text`` with the password of any URI in it, and credential-looking options
+    (``?password=...``), replaced by ``***`` (:func:`databay.redact.redact_text`)."""
+    return redact_text(text)
 
 
 def check_name(value: Any, owner: str, arg: str, *, what: str, allow_none: bool = False) -> Any:
@@ -100,27 +99,13 @@ class Connection:
         self.uri = uri
         self.host = host
         self.port = port
-        self.secrets = self._collect_secrets(uri, host, options)
+        install_log_filter(*_DRIVER_LOGGERS)
+        #: the passwords and secret options given (see databay.redact)
+        self.secrets = Secrets()
+        for text in [uri] + ([host] if isinstance(host, str) else list(host or [])):
+            self.secrets.add_url(text)
+        self.secrets.add_mapping(options)
         self.options = self._check_options(options)
-
-    def _collect_secrets(self, uri: str | None, host: Any, options: Mapping[str, Any]) -> list[str]:
-        secrets: set[str] = set()
-        texts = [uri] if uri else []
-        texts += [host] if isinstance(host, str) else list(host or [])
-        for text in texts:
-            for match in _USERINFO.finditer(text):
-                userinfo = match.group(2)
-                _, sep, password = userinfo.partition(":")
-                if sep and password:
-                    secrets.update({userinfo, password, unquote(password)})
-        for key, value in options.items():
-            if key.lower() in _SECRET_OPTIONS and value:
-                if isinstance(value, Mapping):
-                    secrets.update(str(v) for v in value.values() if v)
-                else:
-                    secrets.add(str(value))
-        # longest first, so that a secret containing another is replaced whole
-        return sorted((s for s in secrets if s), key=len, reverse=True)
 
     def _check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         checked: dict[str, Any] = {}
@@ -128,7 +113,7 @@ class Connection:
             try:
                 _validate_option(key, value)
             except Exception as exc:
-                shown = "***" if key.lower() in _SECRET_OPTIONS else repr(value)
+                shown = "***" if is_secret_name(key) else self.redact(repr(value))
                 raise ValueError(
                     f"{self.owner}({key}={shown}) is not a valid pymongo client option: "
                     f"{self.redact(str(exc))}"
@@ -138,20 +123,16 @@ class Connection:
 
     def redact(self, text: str) -> str:
         """``text`` without any credential this connection knows."""
-        text = redact_uri(text)
-        for secret in self.secrets:
-            if secret in text:
-                text = text.replace(secret, "***")
-        return text
+        return self.secrets.mask(text)
 
     def describe(self) -> str:
         """``uri=...`` or ``host=..., port=...`` for reprs, credentials redacted."""
         if self.uri is not None:
-            return f"uri={redact_uri(self.uri)!r}"
+            return f"uri={redact_url(self.uri)!r}"
         parts = []
         if self.host is not None:
             host = self.host
-            shown = redact_uri(host) if isinstance(host, str) else [redact_uri(h) for h in host]
+            shown = redact_url(host) if isinstance(host, str) else [redact_url(h) for h in host]
             parts.append(f"host={shown!r}")
         if self.port is not None:
             parts.append(f"port={self.port!r}")
