@@ -326,18 +326,24 @@ class HttpInlet(Inlet):
                 _LOGGER.debug("%s no results from %s", update, response.url)
             return []
         charset = _charset(response.headers.get("Content-Type"))
+        problem = None
         try:
             if not self._json:
                 return body.decode(charset or "utf-8")
             data = _json.loads(body.decode(charset) if charset else body)
         except (ValueError, LookupError) as exc:
+            problem = str(exc)
+        if problem is not None:
+            # raised outside the except block: the decoder's error, which holds the
+            # whole body (and whatever secrets the server echoed), is not its context
             what = "valid JSON" if self._json else f"text in {charset or 'utf-8'}"
             start = self._client.body_start(body)
             raise InvalidResponseError(
                 f"HttpInlet: response does not contain {what}: GET {response.url} returned "
-                f"HTTP {response.status}, {len(body)} bytes starting {start!r}: {exc}",
+                f"HTTP {response.status}, {len(body)} bytes starting {start!r}: "
+                f"{self._client.scrub(problem)}",
                 method="GET", url=response.url,
-            ) from None
+            )
         if _LOGGER.isEnabledFor(logging.DEBUG):
             _LOGGER.debug("%s received %d bytes from %s", update, len(body), response.url)
         return [None] if data is None else data  # a JSON null: one record, payload None

@@ -209,10 +209,12 @@ def token(value: Any, owner: str) -> str | None:
 
 
 def basic_auth(value: Any, owner: str) -> tuple[str, str]:
-    if (not isinstance(value, tuple) or len(value) != 2
+    # a list too: a pipeline file (TOML) has no tuples
+    if (not isinstance(value, (tuple, list)) or len(value) != 2
             or not all(isinstance(part, str) for part in value)):
-        shown = f"a {len(value)}-tuple" if isinstance(value, tuple) else type(value).__name__
-        raise TypeError(f"{owner}(auth=...) must be a (username, password) tuple of strings "
+        shown = (f"a {len(value)}-{type(value).__name__}" if isinstance(value, (tuple, list))
+                 else type(value).__name__)
+        raise TypeError(f"{owner}(auth=...) must be a (username, password) pair of strings "
                         f"or a requests.auth.AuthBase instance, got {shown} (value not shown)")
     if ":" in value[0]:
         raise ValueError(f"{owner}(auth=...): a basic-auth username cannot contain ':'")

@@ -1,0 +1,148 @@
+"""databay.redact: the one place that decides what is secret and hides it."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+import pytest
+from databay import redact
+from databay.redact import (
+    MASK,
+    RedactingFilter,
+    Secrets,
+    add_secret_names,
+    is_secret_name,
+    mask,
+    redact_mapping,
+    redact_pairs,
+    redact_text,
+    redact_url,
+)
+
+S = "S3NT-q7x9-zz"  # a distinctive secret
+
+
+@pytest.mark.parametrize("name", [
+    "token", "Token", "access_token", "accessToken", "accesstoken", "refresh-token",
+    "key", "api_key", "apikey", "apiKey", "X-Api-Key", "X-API-KEY", "secret", "client_secret",
+    "password", "passwd", "pwd", "signature", "sig", "X-Amz-Signature", "auth", "X-Auth-Token",
+    "Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "credentials",
+    "tlsCertificateKeyFilePassword", "authMechanismProperties", "private_key", "session_token",
+])
+def test_credential_names(name: str) -> None:
+    assert is_secret_name(name)
+
+
+@pytest.mark.parametrize("name", ["page", "q", "monkey", "keyword", "sort", "id", "since",
+                                  "authSource", "WWW-Authenticate", "Content-Type", "limit"])
+def test_ordinary_names(name: str) -> None:
+    assert not is_secret_name(name)
+
+
+@pytest.fixture
+def restore_names() -> Iterator[None]:
+    saved = set(redact._names)
+    yield
+    with redact._names_lock:
+        redact._names.clear()
+        redact._names.update(saved)
+        redact._cache.clear()
+
+
+def test_added_names_count_everywhere(restore_names: None) -> None:
+    assert not is_secret_name("X-Tenant-Pin")
+    assert redact_url(f"http://h/?pin={S}") == f"http://h/?pin={S}"
+    add_secret_names("pin")
+    assert is_secret_name("X-Tenant-Pin") and is_secret_name("tenantPin")
+    assert redact_url(f"http://h/?pin={S}") == "http://h/?pin=***"
+    assert redact_mapping({"X-Tenant-Pin": S}) == {"X-Tenant-Pin": MASK}
+    with pytest.raises(ValueError, match="add_secret_names"):
+        add_secret_names("--")
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    (f"https://bob:{S}@h:8/p?q=1", "https://***@h:8/p?q=1"),
+    (f"https://{S}@github.com/x.git", "https://***@github.com/x.git"),
+    (f"redis://:{S}@127.0.0.1:6379/0", "redis://***@127.0.0.1:6379/0"),
+    (f"http://h/p?token={S}&page=2", "http://h/p?token=***&page=2"),
+    (f"http://h/p?page=2&API_KEY={S}", "http://h/p?page=2&API_KEY=***"),
+    (f"http://h/p?X-Amz-Signature={S};x=1", "http://h/p?X-Amz-Signature=***;x=1"),
+    (f"http://h/cb#access_token={S}&state=x", "http://h/cb#access_token=***&state=x"),
+    (f"/relative?sig={S}", "/relative?sig=***"),
+    (f"mongodb://u:{S}@h1:1,h2:2/db?authSource=admin&password={S}",
+     "mongodb://***@h1:1,h2:2/db?authSource=admin&password=***"),
+    ("http://h/p?token=", "http://h/p?token="),
+    ("http://h/a%20b?x=1", "http://h/a%20b?x=1"),
+])
+def test_redact_url(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+def test_redact_mapping_and_pairs() -> None:
+    given = {"Authorization": f"Bearer {S}", "Accept": "text/csv",
+             "nested": {"password": S, "url": f"http://u:{S}@h/"}, "list": [("token", S)]}
+    shown = redact_mapping(given)
+    assert S not in repr(shown)
+    assert shown["Accept"] == "text/csv" and shown["Authorization"] == MASK
+    assert given["Authorization"] == f"Bearer {S}", "the input is not changed"
+    assert redact_pairs([("q", "x"), ("access_token", S)]) == [("q", "x"), ("access_token", MASK)]
+
+
+@pytest.mark.parametrize("text", [
+    f"GET /data?token={S}&x=1 HTTP/1.1",
+    f"Authorization: Bearer {S}",
+    f"authorization: Basic {S}",
+    f"{{'X-Api-Key': '{S}', 'Accept': '*/*'}}",
+    f'{{"password": "{S}"}}',
+    f"Cookie: session={S}",
+    f"url=http://h/?sig={S} failed",
+    f"connecting to redis://:{S}@h:6379/0",
+])
+def test_redact_text_hides_credential_pieces(text: str) -> None:
+    out = redact_text(text)
+    assert S not in out and MASK in out
+
+
+def test_redact_text_keeps_ordinary_text() -> None:
+    text = "HttpInlet(token=...) must be a string; page=2, key 'headers': bad"
+    assert redact_text(text) == text
+    assert redact_text("Authorization: Bearer xyzw") == "Authorization: Bearer ***"
+
+
+def test_mask_given_secrets_longest_first_and_short_ones_alone() -> None:
+    assert mask(f"a {S} b {S}x", [S, S + "x"]) == "a *** b ***"
+    assert mask("abc abc", ["abc"]) == "abc abc"  # shorter than MIN_SECRET_LENGTH
+
+
+def test_secrets_mask_encoded_forms() -> None:
+    tricky = "a/b+c=d&e S3NT"
+    secrets = Secrets([f"Bearer {tricky}"])
+    secrets.add_url(f"http://u:{S.replace('-', '%2D')}@h/?api_key={S}x&page=1")
+    secrets.add_mapping({"X-Api-Key": "kk-" + S, "Accept": "json",
+                         "more": [("signature", "sig-" + S)]})
+    from urllib.parse import quote, quote_plus
+
+    echoed = " ".join([tricky, quote(tricky, safe=""), quote_plus(tricky), S, S + "x",
+                       "kk-" + S, "sig-" + S])
+    out = secrets.mask(echoed)
+    assert S not in out and "S3NT" not in out and "a/b+c" not in out, out
+    assert "json" not in {s for s in secrets}
+    assert repr(secrets).startswith("Secrets(<") and S not in repr(secrets)
+
+
+def test_filter_redacts_message_args_and_traceback(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("test_redact.driver")
+    redact.install_log_filter("test_redact.driver")
+    redact.install_log_filter("test_redact.driver")
+    assert sum(isinstance(f, RedactingFilter) for f in logger.filters) == 1
+    caplog.set_level(logging.DEBUG)
+    try:
+        raise ValueError(f"refused: Authorization: Bearer {S}")
+    except ValueError:
+        logger.exception("GET %s failed", f"http://h/?access_token={S}")
+    logger.debug("plain %d", 3)
+    text = caplog.text + " ".join(r.getMessage() for r in caplog.records)
+    assert S not in text
+    assert "access_token=***" in text and "plain 3" in text
+    logger.filters.clear()
