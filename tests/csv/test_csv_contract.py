@@ -14,7 +14,7 @@ from databay_csv import CsvInlet, CsvOutlet
 ALL_INLET_CHECKS = ["repr", "metadata", "new_record", "lifecycle",
                     *(f"pull[{m}]" for m in MODES)]
 ALL_OUTLET_CHECKS = ["repr", "init", "lifecycle",
-                     *(f"{c}[{m}]" for m in MODES for c in ("empty_batch", "push"))]
+                     *(f"{c}[{m}]" for m in MODES for c in ("empty_batch", "push", "delivery"))]
 
 
 def test_csv_outlet_contract(tmp_path: Path) -> None:
@@ -23,14 +23,20 @@ def test_csv_outlet_contract(tmp_path: Path) -> None:
     def new_outlet() -> CsvOutlet:
         return CsvOutlet(tmp_path / f"out{next(counter)}.csv")
 
-    def written(outlet: Outlet, records: list[Record]) -> None:
+    def rows(outlet: Outlet) -> list[dict[str, str]]:
         assert isinstance(outlet, CsvOutlet)
         with open(outlet.default_filepath, newline="", encoding="utf-8") as f:
-            rows = list(csv.DictReader(f))
-        assert rows == [{k: str(v) for k, v in r.payload.items()} for r in records]
-        assert len(rows) == 6  # 3 payloads, 2 transfers
+            return list(csv.DictReader(f))
 
-    assert check_outlet(new_outlet, verify=written).passed == ALL_OUTLET_CHECKS
+    def as_written(payload: dict[str, Any]) -> dict[str, str]:
+        return {k: str(v) for k, v in payload.items()}  # CSV reads back strings
+
+    def in_order(outlet: Outlet, records: list[Record]) -> None:
+        assert rows(outlet) == [as_written(r.payload) for r in records]
+        assert len(records) == 6  # 3 payloads, 2 transfers
+
+    report = check_outlet(new_outlet, read_back=rows, as_written=as_written, verify=in_order)
+    assert report.passed == ALL_OUTLET_CHECKS
 
 
 def test_csv_inlet_contract(tmp_path: Path) -> None:

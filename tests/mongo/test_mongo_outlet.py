@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pytest
 from _mongo_server import CLIENT_OPTIONS
 from databay import Link, Record, Update
-from databay.testing import DEFAULT_PAYLOADS, check_outlet
+from databay.testing import check_outlet
 from databay_mongo import (
     MongoCollectionNotFound,
     MongoOutlet,
@@ -122,16 +123,19 @@ def test_connect_selects_another_database_and_disconnect_closes(
 
 
 def test_passes_the_outlet_contract(make_outlet: Callable[..., MongoOutlet], mongo_db: Db) -> None:
-    seen: list[int] = []
+    made = itertools.count()
 
-    def verify(outlet: Any, records: list[Record]) -> None:
-        stored = list(mongo_db["default_collection"].find({}, {"_id": 0}))
-        assert all(doc in stored for doc in DEFAULT_PAYLOADS)
-        seen.append(len(stored))
+    def new_outlet() -> MongoOutlet:  # a collection per outlet: what it wrote, alone
+        return make_outlet(collection=f"contract_{next(made)}")
 
-    report = check_outlet(lambda: make_outlet(), verify=verify)
-    assert report.passed
-    assert seen and seen == sorted(seen) and seen[-1] > len(DEFAULT_PAYLOADS)
+    def stored(outlet: Any) -> list[dict[str, Any]]:
+        assert isinstance(outlet, MongoOutlet) and outlet.collection is not None
+        return list(mongo_db[outlet.collection].find({}, {"_id": 0}))
+
+    report = check_outlet(new_outlet, read_back=stored)
+    assert [c for c in report.passed if c.startswith("delivery")] == [
+        "delivery[sync]", "delivery[async]", "delivery[atransfer]"]
+    assert stored(new_outlet()) == []
 
 
 # -- what the original lacked -----------------------------------------------------------

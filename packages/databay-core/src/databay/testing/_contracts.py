@@ -7,7 +7,7 @@ pytest reports as a skip.
 from __future__ import annotations
 
 import unittest
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from databay.inlet import Inlet
@@ -22,6 +22,8 @@ from databay.testing._inlet import (
 )
 from databay.testing._outlet import (
     DEFAULT_PAYLOADS,
+    _not_verified,
+    check_outlet_delivery,
     check_outlet_empty_batch,
     check_outlet_init,
     check_outlet_lifecycle,
@@ -96,8 +98,11 @@ class InletContract:
 
 class OutletContract:
     """Mix in to a test class (``class TestMyOutlet(OutletContract):``) and define
-    :meth:`make_outlet`; every ``test_contract_*`` method then checks one point of the
-    outlet contract. Check what the outlet wrote in :meth:`verify_pushed`.
+    :meth:`make_outlet` and :meth:`read_back`; every ``test_contract_*`` method then
+    checks one point of the outlet contract. Delivery is part of it: define
+    :meth:`read_back` (or :meth:`verify_pushed`), or set :attr:`unverified` to say why
+    the outlet's output cannot be read back; with none of them the push tests fail with
+    "delivery not verified".
     """
 
     #: Transfers per Link mode.
@@ -108,13 +113,29 @@ class OutletContract:
     restartable: bool = True
     #: Accept an outlet that changes the records it is given.
     allow_record_changes: bool = False
+    #: Why delivery cannot be verified, for an outlet whose output cannot be read back
+    #: (the delivery checks are then skipped with this reason).
+    unverified: str | None = None
 
     def make_outlet(self) -> Outlet:
         """Return a new outlet."""
         raise NotImplementedError(f"{type(self).__name__} must define make_outlet(self)")
 
+    def read_back(self, outlet: Outlet) -> Iterable[Any]:
+        """Return what ``outlet`` (new from :meth:`make_outlet`, shut down by now) wrote,
+        read from where it wrote it: one item per record, compared with
+        :meth:`as_written` of each pushed payload, in any order."""
+        raise NotImplementedError(f"{type(self).__name__} must define read_back(self, outlet)")
+
+    def as_written(self, payload: Any) -> Any:
+        """How a pushed payload looks when read back. Default: unchanged."""
+        return payload
+
     def verify_pushed(self, outlet: Outlet, records: list[Record]) -> None:
         """Check that ``outlet`` (shut down by now) delivered ``records``. Default: nothing."""
+
+    def _overrides(self, name: str) -> bool:
+        return getattr(type(self), name) is not getattr(OutletContract, name)
 
     def _new_outlet(self) -> Outlet:
         return make_outlet(self.make_outlet)
@@ -126,9 +147,15 @@ class OutletContract:
     def _push(self, mode: Mode) -> None:
         outlet = self._new_outlet()
         self._skip_if_async_lifecycle(outlet, mode)
-        check_outlet_push(outlet, self.payloads, mode=mode, transfers=self.transfers,
-                          verify=self.verify_pushed,
-                          allow_record_changes=self.allow_record_changes)
+        reads_back = self._overrides("read_back")
+        if not (reads_back or self._overrides("verify_pushed") or self.unverified):
+            raise _not_verified(outlet)
+        pushed = check_outlet_push(outlet, self.payloads, mode=mode,
+                                   transfers=self.transfers, verify=self.verify_pushed,
+                                   allow_record_changes=self.allow_record_changes)
+        if reads_back:
+            check_outlet_delivery(outlet, pushed, self.read_back, as_written=self.as_written,
+                                  mode=mode)
 
     def _empty(self, mode: Mode) -> None:
         outlet = self._new_outlet()
