@@ -140,3 +140,23 @@ def test_redirect_that_keeps_the_method_is_followed(server: LocalServer) -> None
     with HttpOutlet(server.url("/old")) as outlet:
         outlet.push([Record(1)], UPDATE)
     assert posted(server, "/new") == [[1]]
+
+
+def test_passes_the_outlet_contract_read_back_from_the_server(server: LocalServer) -> None:
+    from databay.testing import MODES, check_outlet
+
+    paths: dict[int, str] = {}
+
+    def new_outlet() -> HttpOutlet:  # a path per outlet: what it posted, alone
+        path = f"/contract/{len(paths)}"
+        server.reply(path, "", status=201)
+        outlet = HttpOutlet(server.url(path), retries=0)
+        paths[id(outlet)] = path
+        return outlet
+
+    def received(outlet: Any) -> list[Any]:
+        return [item for batch in posted(server, paths[id(outlet)]) for item in batch]
+
+    report = check_outlet(new_outlet, read_back=received)
+    assert [c for c in report.passed if c.startswith("delivery")] == [
+        f"delivery[{m}]" for m in MODES]
