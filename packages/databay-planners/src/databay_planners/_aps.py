@@ -14,11 +14,19 @@ from typing import Any
 from apscheduler.executors.debug import DebugExecutor
 from apscheduler.job import Job
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from databay import Link
 from databay.delivery import StateStore
+from databay.schedules import Schedule
 
-from databay_planners._common import PooledPlanner, check_interval, optional_dict, positive_int
+from databay_planners._common import (
+    PooledPlanner,
+    next_fire,
+    optional_dict,
+    plain_seconds,
+    positive_int,
+)
 
 __all__ = ["APSPlanner", "ApsPlanner"]
 
@@ -26,19 +34,44 @@ _LOGGER = logging.getLogger("databay.ApsPlanner")
 _UTC = datetime.timezone.utc
 
 
+class ScheduleTrigger(BaseTrigger):  # type: ignore[misc]  # apscheduler is untyped
+    """An APScheduler trigger firing at a :mod:`databay.schedules` schedule's
+    ``next_after`` (cron with its daylight-saving rules, start, end), jitter added."""
+
+    __slots__ = ("schedule",)
+
+    def __init__(self, schedule: Schedule) -> None:
+        self.schedule = schedule
+
+    def get_next_fire_time(self, previous_fire_time: datetime.datetime | None,
+                           now: datetime.datetime) -> datetime.datetime | None:
+        return next_fire(self.schedule, previous_fire_time or now)
+
+    def __str__(self) -> str:
+        return f"databay {self.schedule}"
+
+    def __repr__(self) -> str:
+        return f"<ScheduleTrigger ({self.schedule!r})>"
+
+
+_Key = tuple[Any, ...]
+
+
 class _Group:
-    """Links that share an interval and a start: one APScheduler job ticks them all."""
+    """Links that fire together (one interval and start, or one schedule without jitter):
+    one APScheduler job ticks them all."""
 
     __slots__ = ("job", "key", "links")
 
-    def __init__(self, key: tuple[float, float | None]) -> None:
+    def __init__(self, key: _Key) -> None:
         self.key = key
         self.links: dict[Link, None] = {}  # ordered set
         self.job: Job | None = None
 
 
 class ApsPlanner(PooledPlanner):
-    """Runs links on intervals with an APScheduler 3.x scheduler of its own.
+    """Runs links on intervals and calendar schedules with an APScheduler 3.x scheduler
+    of its own.
 
     ``start()`` blocks until the planner is shut down. APScheduler keeps the time: links
     that share an interval and a start share one interval job (at ``start()``, all links
@@ -47,6 +80,9 @@ class ApsPlanner(PooledPlanner):
     fires on a fixed grid (start + n * interval). A tick that finds the link's previous
     transfer still running (or queued) is skipped and logged (unless ``allow_overlap``);
     ticks missed while the scheduler could not run them are coalesced into one.
+    A link on a calendar schedule (cron, see :mod:`databay.schedules`) fires at its
+    schedule's ``next_after`` through a :class:`ScheduleTrigger`; links with one schedule
+    (and no jitter) share one job, a jittered link has a job of its own.
 
     :param links: a Link or a list of them.
     :param threads: size of the transfer thread pool.
@@ -86,7 +122,7 @@ class ApsPlanner(PooledPlanner):
             job_defaults_override, owner, "job_defaults_override")
         self._lock = threading.Lock()
         self._done = threading.Event()
-        self._groups: dict[tuple[float, float | None], _Group] = {}
+        self._groups: dict[_Key, _Group] = {}
         self._group_of: dict[Link, _Group] = {}
         self._stop_requested = False
         self._used = False
@@ -124,7 +160,34 @@ class ApsPlanner(PooledPlanner):
 
     # -- scheduling -------------------------------------------------------------------
 
-    def _join(self, link: Link, key: tuple[float, float | None]) -> None:
+    supports_schedules = True
+
+    def _join_schedule(self, link: Link) -> None:
+        schedule = link.schedule
+        # a jittered link draws its own delay per fire: a job of its own
+        key = ("schedule", schedule.key if not schedule.jitter else id(link))
+        group = self._groups.get(key)
+        if group is None:
+            group = self._groups[key] = _Group(key)
+            group.job = self._scheduler.add_job(
+                self._dispatch, ScheduleTrigger(schedule), args=[group],
+                name=f"databay {schedule}")
+        group.links[link] = None
+        self._group_of[link] = group
+        link.set_job(group.job)
+
+    def _next_fire(self, link: Link) -> datetime.datetime | None:
+        with self._lock:
+            group = self._group_of.get(link)
+            job = group.job if group is not None else None
+        if job is None or self._scheduler.get_job(job.id) is None:
+            return None  # not scheduled, or APScheduler dropped it: its schedule ended
+        when = getattr(job, "next_run_time", None)
+        if not isinstance(when, datetime.datetime):
+            return None
+        return when.astimezone(link.schedule.timezone)
+
+    def _join(self, link: Link, key: _Key) -> None:
         group = self._groups.get(key)
         if group is None:
             group = self._groups[key] = _Group(key)
@@ -147,9 +210,12 @@ class ApsPlanner(PooledPlanner):
             self._tick(link)
 
     def _schedule(self, link: Link) -> None:
-        seconds = check_interval(link, type(self).__name__)
+        seconds = plain_seconds(link, type(self).__name__)
         with self._lock:
             if link in self._group_of:
+                return
+            if seconds is None:
+                self._join_schedule(link)
                 return
             # a link added while running starts its own grid now
             self._join(link, (seconds, time.time() if self._scheduler.running else None))
@@ -184,7 +250,11 @@ class ApsPlanner(PooledPlanner):
             anchor = time.time()
             self._open_pool()  # after the anchor: starting threads takes time
             for link in self._links:
-                self._join(link, (link.interval.total_seconds(), anchor))
+                seconds = plain_seconds(link, type(self).__name__)
+                if seconds is None:
+                    self._join_schedule(link)
+                else:
+                    self._join(link, (seconds, anchor))
             self._done.clear()
             self._scheduler.start()
         self._block_until(self._done)

@@ -9,6 +9,7 @@ from typing import Any
 
 from databay import BasePlanner, Link
 from databay.errors import ScheduleIntervalError
+from databay.schedules import Interval, Schedule
 
 #: Shortest interval a planner accepts: a thread woken by the OS cannot keep a finer grid.
 MIN_INTERVAL = datetime.timedelta(milliseconds=1)
@@ -25,6 +26,26 @@ def check_interval(link: Link, owner: str) -> float:
             f"accepted: {MIN_INTERVAL.total_seconds()} s to {MAX_INTERVAL.total_seconds():.0f} s"
         )
     return interval.total_seconds()
+
+
+def plain_seconds(link: Link, owner: str) -> float | None:
+    """The link's interval in seconds when it has a plain interval (checked as by
+    :func:`check_interval`), or None for a calendar schedule (cron, or an interval with
+    start, end or jitter), which the planner fires at ``schedule.next_after``."""
+    schedule = link.schedule
+    if isinstance(schedule, Interval) and schedule.is_plain_interval:
+        return check_interval(link, owner)
+    return None
+
+
+def next_fire(schedule: Schedule, after: datetime.datetime) -> datetime.datetime | None:
+    """``schedule``'s next fire after ``after``, in UTC, jitter added."""
+    found = schedule.next_after(after)
+    if found is None:
+        return None
+    found = found.astimezone(datetime.timezone.utc)
+    delay = schedule.jitter_delay()
+    return found + datetime.timedelta(seconds=delay) if delay else found
 
 
 def positive_int(value: Any, owner: str, arg: str) -> int:

@@ -14,10 +14,11 @@ from typing import Any
 import schedule
 from databay import Link
 from databay.delivery import StateStore
+from databay.schedules import Schedule
 
 from databay_planners._common import (
     PooledPlanner,
-    check_interval,
+    plain_seconds,
     positive_int,
     positive_seconds,
 )
@@ -25,10 +26,37 @@ from databay_planners._common import (
 __all__ = ["SchedulePlanner"]
 
 _LOGGER = logging.getLogger("databay.SchedulePlanner")
+_UTC = datetime.timezone.utc
+
+
+class _Calendar:
+    """A job on a calendar schedule: the fire it waits for (wall clock, UTC, jitter
+    included) and that fire without jitter."""
+
+    __slots__ = ("fire", "nominal", "schedule")
+
+    def __init__(self, schedule: Schedule) -> None:
+        self.schedule = schedule
+        self.nominal: datetime.datetime | None = None
+        self.fire: datetime.datetime | None = None
+
+    def advance(self, after: datetime.datetime) -> datetime.datetime | None:
+        """Move to the first fire after ``after`` (and after the current one)."""
+        if self.nominal is not None and self.nominal > after:
+            after = self.nominal
+        nominal = self.schedule.next_after(after)
+        if nominal is None:
+            self.nominal = self.fire = None
+            return None
+        self.nominal = nominal.astimezone(_UTC)
+        delay = self.schedule.jitter_delay()
+        self.fire = self.nominal + datetime.timedelta(seconds=delay) if delay else self.nominal
+        return self.fire
 
 
 class SchedulePlanner(PooledPlanner):
-    """Runs links on intervals with a ``schedule.Scheduler`` of its own.
+    """Runs links on intervals and calendar schedules with a ``schedule.Scheduler`` of
+    its own.
 
     ``start()`` blocks: its thread sleeps until the next job is due (woken early when
     links are added or removed and at shutdown) and hands due transfers to a pool of
@@ -36,7 +64,10 @@ class SchedulePlanner(PooledPlanner):
     monotonic clock), however long its transfers take. A tick that finds the link's
     previous transfer still running is skipped and logged (unless ``allow_overlap``);
     ticks missed because the planner could not run them in time are coalesced into one.
-    ``shutdown()`` cancels every job of this planner.
+    ``shutdown()`` cancels every job of this planner. A link on a calendar schedule
+    (cron, see :mod:`databay.schedules`) fires at its schedule's ``next_after``: each
+    next fire is computed on the wall clock when the previous one runs (fires missed
+    meanwhile coalesce into that one) and waited for on the monotonic clock.
 
     :param links: a Link or a list of them.
     :param threads: size of the transfer thread pool.
@@ -76,6 +107,7 @@ class SchedulePlanner(PooledPlanner):
         # rescheduled jobs stay until popped and are recognised by _due
         self._heap: list[tuple[float, int, schedule.Job]] = []
         self._due: dict[schedule.Job, float] = {}
+        self._calendar: dict[schedule.Job, _Calendar] = {}
         self._seq = itertools.count()
         self._running = False
         self._stop_requested = False
@@ -84,6 +116,8 @@ class SchedulePlanner(PooledPlanner):
             catch_exceptions=catch_exceptions, allow_overlap=allow_overlap,
             handle_signals=handle_signals, state_store=state_store,
         )
+
+    supports_schedules = True
 
     @property
     def refresh_interval(self) -> float:
@@ -102,29 +136,61 @@ class SchedulePlanner(PooledPlanner):
     # -- scheduling -------------------------------------------------------------------
 
     def _schedule(self, link: Link) -> None:
-        seconds = check_interval(link, type(self).__name__)
+        seconds = plain_seconds(link, type(self).__name__)
         with self._lock:
             job = self._jobs.get(link)
             if job is None:
                 job = self._new_job(link, seconds)
             if self._running:
-                self._push(job, time.monotonic() + seconds, seconds)
+                self._first(job, time.monotonic())
         link.set_job(job)
         self._wake.set()
 
-    def _new_job(self, link: Link, seconds: float) -> schedule.Job:
-        every: Any = self._scheduler.every(seconds)  # type: ignore[arg-type]  # typed int
+    def _new_job(self, link: Link, seconds: float | None) -> schedule.Job:
+        every: Any = self._scheduler.every(seconds or 1)  # type: ignore[arg-type]  # typed int
         job: schedule.Job = every.seconds.do(self._tick, link)
         if link.tags:
             job.tag(*link.tags)
+        if seconds is None:
+            self._calendar[job] = _Calendar(link.schedule)
         self._jobs[link] = job
         return job
 
-    def _push(self, job: schedule.Job, due: float, seconds: float) -> None:
+    def _first(self, job: schedule.Job, anchor: float) -> None:
+        """Queue the job's first tick: one interval after ``anchor``, or its schedule's
+        first fire after now."""
+        calendar = self._calendar.get(job)
+        if calendar is None:
+            self._push(job, anchor + float(job.interval))
+            return
+        calendar.nominal = None
+        self._push_calendar(job, calendar, datetime.datetime.now(_UTC), time.monotonic())
+
+    def _push_calendar(self, job: schedule.Job, calendar: _Calendar,
+                       wall: datetime.datetime, now: float) -> None:
+        fire = calendar.advance(wall)
+        if fire is None:  # past its end: it will not fire again
+            self._due.pop(job, None)
+            job.next_run = None  # type: ignore[assignment]
+            return
+        self._push(job, now + (fire - wall).total_seconds())
+
+    def _push(self, job: schedule.Job, due: float) -> None:
         self._due[job] = due
         heapq.heappush(self._heap, (due, next(self._seq), job))
         job.next_run = datetime.datetime.now() + datetime.timedelta(
             seconds=due - time.monotonic())
+
+    def _next_fire(self, link: Link) -> datetime.datetime | None:
+        with self._lock:
+            job = self._jobs.get(link)
+            if job is None or job not in self._due:
+                return None
+            calendar = self._calendar.get(job)
+            if calendar is not None and calendar.fire is not None:
+                return calendar.fire.astimezone(link.schedule.timezone)
+            due = self._due[job]
+        return datetime.datetime.now(_UTC) + datetime.timedelta(seconds=due - time.monotonic())
 
     def _unschedule(self, link: Link) -> None:
         with self._lock:
@@ -132,6 +198,7 @@ class SchedulePlanner(PooledPlanner):
             if job is not None:
                 self._scheduler.cancel_job(job)
                 self._due.pop(job, None)
+                self._calendar.pop(job, None)
         link.set_job(None)
         self._wake.set()
 
@@ -148,10 +215,10 @@ class SchedulePlanner(PooledPlanner):
             self._heap.clear()
             self._due.clear()
             for link in self._links:
-                seconds = link.interval.total_seconds()
-                job = self._jobs.get(link) or self._new_job(link, seconds)
+                job = self._jobs.get(link) or self._new_job(
+                    link, plain_seconds(link, type(self).__name__))
                 link.set_job(job)
-                self._push(job, anchor + seconds, seconds)
+                self._first(job, anchor)
             self._running = True
         try:
             self._loop()
@@ -173,6 +240,13 @@ class SchedulePlanner(PooledPlanner):
                     due, _, job = heapq.heappop(heap)
                     if self._due.get(job) != due:
                         continue  # removed or rescheduled
+                    calendar = self._calendar.get(job)
+                    if calendar is not None:
+                        # fires due before now (a stall) coalesce into this one
+                        self._push_calendar(job, calendar, datetime.datetime.now(_UTC), now)
+                        job.last_run = wall
+                        self._hand_over(job)
+                        continue
                     period = float(job.interval)
                     nxt = due + period
                     if nxt <= now:  # fell behind: coalesce the missed ticks into this one
@@ -184,13 +258,7 @@ class SchedulePlanner(PooledPlanner):
                     heapq.heappush(heap, (nxt, next(self._seq), job))
                     job.last_run = wall
                     job.next_run = wall + datetime.timedelta(seconds=nxt - now)
-                    func = job.job_func
-                    if func is not None:
-                        try:
-                            func()  # _tick: claims and hands the transfer to the pool
-                        except Exception as exc:  # the other links must go on
-                            _LOGGER.exception("%r: handing over a tick of %s raised: %r",
-                                              self, job.job_func, exc)
+                    self._hand_over(job)
                 # measured after the hand-offs, so that they do not delay the next tick
                 timeout = heap[0][0] - time.monotonic() if heap else self._refresh_interval
             if missed:
@@ -199,6 +267,15 @@ class SchedulePlanner(PooledPlanner):
             timeout = min(timeout, self._refresh_interval, threading.TIMEOUT_MAX)
             if timeout > 0:
                 self._wake.wait(timeout)
+
+    def _hand_over(self, job: schedule.Job) -> None:
+        func = job.job_func
+        if func is not None:
+            try:
+                func()  # _tick: claims and hands the transfer to the pool
+            except Exception as exc:  # the other links must go on
+                _LOGGER.exception("%r: handing over a tick of %s raised: %r",
+                                  self, job.job_func, exc)
 
     def _shutdown_planner(self, wait: bool = True) -> None:
         with self._lock:
@@ -219,6 +296,7 @@ class SchedulePlanner(PooledPlanner):
             self._jobs.clear()
             self._heap.clear()
             self._due.clear()
+            self._calendar.clear()
 
     def __repr__(self) -> str:
         return (f"SchedulePlanner(threads:{self._threads}, "
