@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
@@ -42,23 +43,83 @@ def test_plugins_json(tmp_path: Path) -> None:
                for entry in data["not_installed"])
 
 
-def test_plugins_text_and_what_is_not_installed(tmp_path: Path) -> None:
-    done = databay("plugins", cwd=tmp_path, env=cli_env({"DATABAY_LOAD_PLUGINS": ""}))
+def test_plugins_disabled_are_installed_not_loaded(tmp_path: Path) -> None:
+    env = cli_env({"DATABAY_LOAD_PLUGINS": ""})
+    done = databay("plugins", cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0] == f"builtins  (databay-core {version('databay-core')})"
     assert "  outlets:      FileOutlet, NullOutlet, PrintOutlet" in lines
     assert "  state stores: FileStateStore, MemoryStateStore" in lines
-    assert "  databay-http  (HttpInlet, HttpOutlet): pip install databay-http" in lines
-    planners = [line for line in lines if line.startswith("  databay-planners  (")]
-    assert len(planners) == 1
-    assert "SchedulePlanner" in planners[0]
-    assert planners[0].endswith("): pip install databay-planners")
-    data = json.loads(databay("plugins", "--json", cwd=tmp_path,
-                              env=cli_env({"DATABAY_LOAD_PLUGINS": ""})).stdout)
-    assert [p["name"] for p in data["plugins"]] == ["builtins"]
-    assert {"distribution": "databay-csv", "inlets": ["CsvInlet"], "outlets": ["CsvOutlet"]} \
-        in data["not_installed"]
+    csv_row = lines.index(f"csv  (databay-csv {version('databay-csv')})")
+    assert lines[csv_row + 1] == (
+        "  installed, not loaded: disabled by DATABAY_LOAD_PLUGINS='', which loads only the "
+        "plugins it names (add 'csv' to it to load this one)")
+    assert "Not installed:" not in lines and "pip install" not in done.stdout
+    data = json.loads(databay("plugins", "--json", cwd=tmp_path, env=env).stdout)
+    by_name = {p["name"]: p for p in data["plugins"]}
+    assert by_name["builtins"]["loaded"] is True
+    assert by_name["http"]["loaded"] is False
+    assert by_name["http"]["disabled"].startswith("disabled by DATABAY_LOAD_PLUGINS=''")
+    assert by_name["http"]["inlets"] == []  # not loaded: what it provides is not known
+    assert data["not_installed"] == []
+
+
+def test_plugins_disabled_by_name_and_what_uses_them(tmp_path: Path) -> None:
+    env = cli_env({"DATABAY_DISABLE_PLUGINS": "csv"})
+    done = databay("plugins", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert ("csv  (databay-csv {})\n  installed, not loaded: disabled by "
+            "DATABAY_DISABLE_PLUGINS='csv' (remove 'csv' from it to load the plugin)\n"
+            .format(version("databay-csv"))) in done.stdout
+    assert "pip install databay-csv" not in done.stdout
+    (tmp_path / "p.toml").write_text(
+        '[[links]]\nname = "a"\ninterval = 1\n[[links.inlets]]\ntype = "NullInlet"\n'
+        '[[links.outlets]]\ntype = "CsvOutlet"\nfilepath = "out.csv"\n')
+    checked = databay("validate", "p.toml", cwd=tmp_path, env=env)
+    assert checked.returncode == 2
+    assert ("CsvOutlet is provided by 'databay-csv', which is installed but not loaded: "
+            "disabled by DATABAY_DISABLE_PLUGINS='csv'") in checked.stderr
+    imported = subprocess.run(
+        [sys.executable, "-c", "from databay.outlets import CsvOutlet"], env=env,
+        capture_output=True, text=True, timeout=60)
+    assert imported.returncode == 1
+    assert ("PluginNotFoundError: cannot import databay.outlets.CsvOutlet: CsvOutlet is "
+            "provided by 'databay-csv', which is installed but not loaded: disabled by "
+            "DATABAY_DISABLE_PLUGINS='csv'") in imported.stderr
+
+
+def test_plugins_entry_point_clash_is_an_error_naming_both(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    info = site / "acme_sqlite-0.2.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-sqlite\nVersion: 0.2\n")
+    (info / "entry_points.txt").write_text("[databay]\ncsv = acme_sqlite\n")
+    (site / "acme_sqlite.py").write_text(
+        "from databay import Outlet\nfrom databay.hookspecs import hookimpl\n"
+        "class SqliteOutlet(Outlet):\n    def push(self, records, update):\n        pass\n"
+        "@hookimpl\ndef databay_register_outlets():\n    return [SqliteOutlet]\n")
+    env = cli_env(pythonpath=site)  # first on sys.path: its entry point is seen first
+    done = databay("plugins", cwd=tmp_path, env=env)
+    assert done.returncode == 2
+    csv_version = version("databay-csv")
+    assert done.stderr.strip().splitlines()[-1] == (
+        f"databay: error: entry-point name clash: databay-csv {csv_version} and acme-sqlite "
+        f"0.2 each register a databay plugin named 'csv' (see above)")
+    assert (f"csv  (databay-csv {csv_version})\n  error: entry-point name clash with "
+            "acme-sqlite 0.2 (first-party: this one keeps the name 'csv')\n"
+            "  inlets:       CsvInlet\n  outlets:      CsvOutlet\n") in done.stdout
+    assert ("csv  (acme-sqlite 0.2)\n  error: entry-point name clash: acme-sqlite 0.2 and "
+            f"databay-csv {csv_version} both register a databay plugin named 'csv'; "
+            f"databay-csv {csv_version} (first-party) keeps the name.") in done.stdout
+    imported = subprocess.run(
+        [sys.executable, "-c", "from databay.outlets import CsvOutlet; print(CsvOutlet)\n"
+         "from databay.outlets import SqliteOutlet"], env=env, capture_output=True,
+        text=True, timeout=60)
+    assert imported.stdout.strip() == "<class 'databay_csv._outlet.CsvOutlet'>"
+    assert ("ImportError: cannot import name 'SqliteOutlet' from 'databay.outlets'; note that "
+            "these installed databay plugins are not loaded: csv (acme-sqlite 0.2): "
+            "entry-point name clash") in imported.stderr
 
 
 def test_demo_pulls_readings_into_csv_files(tmp_path: Path) -> None:
@@ -106,13 +167,38 @@ def test_example_runs_against_the_served_source(tmp_path: Path, processes: Proce
     assert "source stopped after 2 requests" in out
 
 
+def test_serve_only_says_what_a_wheel_user_can_run(tmp_path: Path,
+                                                  processes: Processes) -> None:
+    """The instructions name only what an installed databay has (no repository file)."""
+    server = processes.start("demo", "--serve-only", "--port", "0", cwd=tmp_path)
+    assert server.stdout is not None
+    lines = [server.stdout.readline().rstrip("\n") for _ in range(5)]
+    url = re.search(r"at (http://127\.0\.0\.1:\d+)/readings", lines[0])
+    assert url, lines
+    assert lines[1:4] == ["Run the demo pipeline against it, in another terminal:",
+                          "    databay demo --print-pipeline > demo.toml",
+                          f"    DATABAY_DEMO_SOURCE={url.group(1)} databay run demo.toml"]
+    assert "examples/" not in "\n".join(lines)
+    printed = databay("demo", "--print-pipeline", cwd=tmp_path)
+    (tmp_path / "demo.toml").write_text(printed.stdout)  # what "> demo.toml" does
+    env = cli_env({"DATABAY_DEMO_SOURCE": url.group(1), "DATABAY_DEMO_OUTPUT": "mine"})
+    done = databay("run", "demo.toml", "--once", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert len(csv_rows(tmp_path / "mine" / "readings.csv")) == 4
+    server.terminate()
+    server.communicate(timeout=10)
+
+
 def test_demo_without_its_plugins_says_what_to_install(tmp_path: Path) -> None:
     done = databay("demo", "--duration", "1", cwd=tmp_path,
                    env=cli_env({"DATABAY_DISABLE_PLUGINS": "http,csv"}))
     assert done.returncode == 2
-    assert done.stderr.strip() == ("databay: error: databay demo needs databay-http, "
-                                   "databay-csv, not installed: pip install databay-http "
-                                   "databay-csv")
+    assert done.stderr.strip() == (
+        "databay: error: databay demo needs databay-http, databay-csv: HttpInlet is provided "
+        "by 'databay-http', which is installed but not loaded: disabled by "
+        "DATABAY_DISABLE_PLUGINS='http,csv' (remove 'http' from it to load the plugin); "
+        "CsvOutlet is provided by 'databay-csv', which is installed but not loaded: disabled "
+        "by DATABAY_DISABLE_PLUGINS='http,csv' (remove 'csv' from it to load the plugin)")
     assert not (tmp_path / "databay-demo-output").exists()
 
 

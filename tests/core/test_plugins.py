@@ -231,8 +231,8 @@ def test_unimportable_lazy_reference_names_the_plugin(site: Path) -> None:
 
 def test_failed_plugins_are_named_when_a_name_is_missing(site: Path) -> None:
     install_dist(site, "databay-broken", "broken", "broken_plugin", "raise RuntimeError('boom')")
-    with pytest.raises(ImportError, match=r"these databay plugins failed to load: broken "
-                                          r"\(databay-broken\): RuntimeError: boom"):
+    with pytest.raises(ImportError, match=r"installed databay plugins are not loaded: broken "
+                                          r"\(databay-broken 1.2.3\): RuntimeError: boom"):
         from databay.inlets import BrokenInlet  # type: ignore[attr-defined]  # noqa: F401
 
 
@@ -255,3 +255,127 @@ def test_unregistering_forgets_cached_names(fresh_plugins: None) -> None:
     plugins.unregister("temp")
     with pytest.raises(ImportError):
         from databay.inlets import ListInlet as Gone  # type: ignore[attr-defined]  # noqa: F401
+
+
+# -- plugins installed but not loaded: disabled, or losing an entry-point name clash ------
+
+def outlet_plugin(*names: str) -> str:
+    """A plugin module registering an Outlet subclass for each name."""
+    classes = "".join(f"class {n}(Outlet):\n    def push(self, records, update):\n"
+                      f"        pass\n\n" for n in names)
+    return ("from databay import Outlet\nfrom databay.hookspecs import hookimpl\n\n"
+            f"{classes}@hookimpl\ndef databay_register_outlets():\n"
+            f"    return [{', '.join(names)}]\n")
+
+
+def folder(site: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A sys.path entry of its own, before those added so far."""
+    path = site / name
+    path.mkdir()
+    monkeypatch.syspath_prepend(str(path))
+    return path
+
+
+@pytest.mark.parametrize("variable, value, says", [
+    ("DATABAY_DISABLE_PLUGINS", "csv",
+     "disabled by DATABAY_DISABLE_PLUGINS='csv' (remove 'csv' from it"),
+    ("DATABAY_DISABLE_PLUGINS", "databay_csv",
+     "disabled by DATABAY_DISABLE_PLUGINS='databay_csv' (remove 'databay-csv' from it"),
+    ("DATABAY_LOAD_PLUGINS", "echo",
+     "disabled by DATABAY_LOAD_PLUGINS='echo', which loads only the plugins it names (add "
+     "'csv' to it"),
+])
+def test_a_disabled_plugin_is_installed_but_disabled_everywhere(
+        site: Path, monkeypatch: pytest.MonkeyPatch, variable: str, value: str,
+        says: str) -> None:
+    from databay.pipeline import PipelineError, build_pipeline
+
+    install_dist(site, "databay-csv", "csv", "fakecsv_plugin", outlet_plugin("CsvOutlet"))
+    monkeypatch.setenv(variable, value)
+    info = {p.name: p for p in plugins.plugins()}["csv"]
+    assert (info.distribution, info.loaded, info.error) == ("databay-csv", False, None)
+    assert info.disabled is not None and info.disabled.startswith(says)
+    assert "fakecsv_plugin" not in sys.modules, "a disabled plugin is not imported"
+    expected = f"CsvOutlet is provided by 'databay-csv', which is installed but not loaded: {says}"
+    with pytest.raises(PluginNotFoundError) as error:
+        from databay.outlets import CsvOutlet  # type: ignore[attr-defined]  # noqa: F401
+    assert expected in str(error.value) and "pip install" not in str(error.value)
+    data = {"links": [
+        {"name": "a", "interval": 1, "inlets": [{"type": "NullInlet"}],
+         "outlets": [{"type": "CsvOutlet"}]}]}
+    with pytest.raises(PipelineError) as problems:
+        build_pipeline(data, "p.toml", need_planner=False)
+    (problem,) = problems.value.errors
+    assert expected in str(problem)
+
+
+def test_a_name_of_a_disabled_third_party_plugin_names_the_variable(
+        site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    install_dist(site, "acme-sqlite", "sqlite", "acme_sqlite", outlet_plugin("SqliteOutlet"))
+    monkeypatch.setenv("DATABAY_DISABLE_PLUGINS", "acme-sqlite")
+    with pytest.raises(ImportError, match=r"installed databay plugins are not loaded: sqlite "
+                                          r"\(acme-sqlite 1.2.3\): disabled by "
+                                          r"DATABAY_DISABLE_PLUGINS='acme-sqlite'"):
+        from databay.outlets import SqliteOutlet  # type: ignore[attr-defined]  # noqa: F401
+    with pytest.raises(LookupError, match="not loaded: sqlite"):
+        plugins.resolve("outlet", "SqliteOutlet")
+
+
+@pytest.mark.parametrize("third_party_first", [True, False])
+def test_an_entry_point_name_clash_never_hides_a_first_party_plugin(
+        site: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+        third_party_first: bool) -> None:
+    order = ["first", "third"] if third_party_first else ["third", "first"]
+    paths = {name: folder(site, name, monkeypatch) for name in order}  # last is first
+    install_dist(paths["first"], "databay-csv", "csv", "fakecsv_plugin",
+                 outlet_plugin("CsvOutlet"))
+    install_dist(paths["third"], "acme-sqlite", "csv", "acme_sqlite",
+                 outlet_plugin("SqliteOutlet", "CsvOutlet"))
+    from databay.outlets import CsvOutlet  # type: ignore[attr-defined]
+
+    assert CsvOutlet.__module__ == "fakecsv_plugin"
+    infos = [p for p in plugins.plugins() if p.name == "csv"]
+    assert {(p.distribution, p.loaded) for p in infos} == {("databay-csv", True),
+                                                          ("acme-sqlite", False)}
+    loser = next(p for p in infos if p.distribution == "acme-sqlite")
+    assert loser.error is not None and loser.error.startswith(
+        "entry-point name clash: acme-sqlite 1.2.3 and databay-csv 1.2.3 both register a "
+        "databay plugin named 'csv'; databay-csv 1.2.3 (first-party) keeps the name.")
+    assert "DATABAY_DISABLE_PLUGINS=acme-sqlite" in loser.error
+    assert "acme_sqlite" not in sys.modules
+    keeper = next(p for p in infos if p.distribution == "databay-csv")
+    assert keeper.clashes_with == ["acme-sqlite 1.2.3"]
+    with pytest.raises(ImportError, match=r"not loaded: csv \(acme-sqlite 1.2.3\): "
+                                          r"entry-point name clash: .* databay-csv 1.2.3"):
+        from databay.outlets import SqliteOutlet  # type: ignore[attr-defined]  # noqa: F401
+    assert "databay plugin 'csv' of acme-sqlite 1.2.3 not loaded: entry-point" in caplog.text
+
+
+def test_a_clash_between_third_party_plugins_loads_neither(
+        site: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    install_dist(folder(site, "a", monkeypatch), "acme-a", "store", "acme_a",
+                 outlet_plugin("AOutlet"))
+    install_dist(folder(site, "b", monkeypatch), "acme-b", "store", "acme_b",
+                 outlet_plugin("BOutlet"))
+    assert not {"AOutlet", "BOutlet"} & set(plugins.available("outlet"))
+    errors = {p.distribution: p.error for p in plugins.plugins() if p.name == "store"}
+    assert set(errors) == {"acme-a", "acme-b"}
+    assert all(e is not None and "neither is loaded" in e for e in errors.values())
+    with pytest.raises(ImportError, match=r"store \(acme-b 1.2.3\): entry-point name clash: "
+                                          r"acme-b 1.2.3 and acme-a 1.2.3"):
+        from databay.outlets import BOutlet  # type: ignore[attr-defined]  # noqa: F401
+    plugins._reset_for_tests()
+    monkeypatch.setenv("DATABAY_DISABLE_PLUGINS", "acme-a")  # the way out the error names
+    assert "BOutlet" in plugins.available("outlet")
+
+
+def test_a_first_party_class_name_is_never_taken_over(
+        site: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    install_dist(folder(site, "first", monkeypatch), "databay-csv", "csv", "fakecsv_plugin",
+                 outlet_plugin("CsvOutlet"))
+    # earlier on sys.path, so its entry point registers first
+    install_dist(folder(site, "third", monkeypatch), "acme-csv", "acme", "acme_csv",
+                 outlet_plugin("CsvOutlet"))
+    assert plugins.resolve("outlet", "CsvOutlet").__module__ == "fakecsv_plugin"
+    assert "outlet 'CsvOutlet' from plugin 'acme' ignored: plugin 'csv' already provides it" \
+        in caplog.text

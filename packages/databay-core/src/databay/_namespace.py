@@ -1,8 +1,10 @@
 """Lazy names for ``databay.inlets``, ``databay.outlets`` and ``databay.planners``.
 
 ``from databay.inlets import HttpInlet`` asks the plugin registry for ``HttpInlet``.
-A name that a known distribution provides but that is not installed raises ImportError
-with the ``pip install`` line. ``ImportError``, not ``AttributeError``: ``from X import Y``
+A name that a known distribution provides but that is not loaded raises ImportError
+saying why: the ``pip install`` line when it is not installed, the variable that disabled
+it, or the plugin's failure or entry-point name clash. An unknown name notes the plugins
+that are installed but not loaded. ``ImportError``, not ``AttributeError``: ``from X import Y``
 replaces an AttributeError's message with a generic one.
 """
 
@@ -13,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from databay import plugins
+from databay.errors import PluginNotFoundError
 from databay.plugins import Kind
 
 # (module globals, name) of every class cached in a namespace, forgotten when the
@@ -63,14 +66,11 @@ def make_getattr(
                 try:
                     plugins.resolve(kind, name)
                 except ImportError as exc:
-                    raise ImportError(f"cannot import {module_name}.{name}: {exc}",
-                                      name=module_name) from None
-            broken = plugins.failed()
-            if broken:
-                listed = "; ".join(f"{i.name} ({i.distribution or i.module}): {i.error}"
-                                   for i in broken)
-                raise ImportError(f"cannot import name {name!r} from {module_name!r}; note that "
-                                  f"these databay plugins failed to load: {listed}",
+                    raise PluginNotFoundError(f"cannot import {module_name}.{name}: {exc}",
+                                              name=module_name) from None
+            note = plugins.unloaded_note()  # failed, clashing or disabled plugins
+            if note:
+                raise ImportError(f"cannot import name {name!r} from {module_name!r}; {note}",
                                   name=module_name)
             raise AttributeError(f"module {module_name!r} has no attribute {name!r}")
         obj = provided.load()

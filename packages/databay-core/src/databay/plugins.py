@@ -9,6 +9,12 @@ imported until a name is looked up or a hook is called. Environment switches:
     Set it to an empty string to load no third-party plugin (built-ins always load).
 ``DATABAY_DISABLE_PLUGINS``
     Comma-separated entry-point or distribution names never to load.
+
+A plugin these switches leave out is still listed (:func:`plugins`), as installed but
+disabled, with the variable that disabled it. Two distributions whose entry points share
+a name clash: a first-party distribution (:data:`FIRST_PARTY`) keeps its name and the
+other is not loaded; between third-party ones neither is loaded. Either way the clash is
+reported on every plugin involved (``error``), naming both distributions.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from databay.hookspecs import hookimpl
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "FIRST_PARTY",
     "KNOWN_PROVIDERS",
     "Kind",
     "PluginInfo",
@@ -53,6 +60,11 @@ _LOGGER = logging.getLogger("databay.plugins")
 ENTRY_POINT_GROUP = "databay"
 Kind = Literal["inlet", "outlet", "planner", "state_store"]
 KINDS: tuple[Kind, ...] = ("inlet", "outlet", "planner", "state_store")
+
+#: The distributions of the databay project. A first-party plugin is never displaced by
+#: another distribution's entry point or class of the same name.
+FIRST_PARTY = frozenset({"databay-core", "databay-http", "databay-csv", "databay-mongo",
+                         "databay-planners", "databay-celery"})
 
 #: Names provided by first-party distributions, for the "pip install" hint when one
 #: is asked for but not installed.
@@ -82,14 +94,30 @@ KNOWN_PROVIDERS: dict[Kind, dict[str, str]] = {
 
 @dataclass
 class PluginInfo:
-    """A plugin the manager knows: loaded, or failed with ``error``."""
+    """A plugin the manager knows: loaded, failed with ``error``, or installed but
+    ``disabled`` (not loaded)."""
 
     name: str
     distribution: str | None = None
     version: str | None = None
     module: str | None = None
+    #: why it is not loaded although it is wanted: the exception its module raised, or
+    #: an entry-point name clash (then ``clashes_with`` names the other distributions)
     error: str | None = None
     provides: dict[str, list[str]] = field(default_factory=dict)
+    #: why DATABAY_DISABLE_PLUGINS / DATABAY_LOAD_PLUGINS left it out, naming the variable
+    disabled: str | None = None
+    #: the other distributions whose entry point has this plugin's name
+    clashes_with: list[str] = field(default_factory=list)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether its hooks are registered (not failed, clashing or disabled)."""
+        return self.error is None and self.disabled is None
+
+    @property
+    def first_party(self) -> bool:
+        return self.distribution is not None and _normalise(self.distribution) in FIRST_PARTY
 
 
 @dataclass
@@ -153,7 +181,8 @@ def _normalise(name: str) -> str:
 
 _lock = threading.RLock()
 _pm: pluggy.PluginManager | None = None
-_infos: dict[str, PluginInfo] = {}
+_infos: dict[str, PluginInfo] = {}  # by plugin-manager name
+_unloaded: list[PluginInfo] = []  # entry points not registered: disabled or clashing
 _registry: dict[Kind, dict[str, Provided]] | None = None
 _listeners: list[Callable[[], None]] = []
 
@@ -182,47 +211,101 @@ def _entry_points() -> list[EntryPoint]:
     return list(entry_points(group=ENTRY_POINT_GROUP))
 
 
-def _wanted(ep: EntryPoint, only: set[str] | None, disabled: set[str] | None) -> bool:
+def _dist_name(ep: EntryPoint) -> str | None:
+    return ep.dist.name if ep.dist is not None else None
+
+
+def _left_out(ep: EntryPoint, only: set[str] | None, disabled: set[str] | None) -> str | None:
+    """Why the environment switches leave ``ep`` out (naming the variable), or None."""
     names = {_normalise(ep.name)}
     if ep.dist is not None:
         names.add(_normalise(ep.dist.name))
     if disabled and names & disabled:
-        return False
-    return only is None or bool(names & only)
+        return (f"disabled by DATABAY_DISABLE_PLUGINS={os.environ['DATABAY_DISABLE_PLUGINS']!r}"
+                f" (remove {sorted(names & disabled)[0]!r} from it to load the plugin)")
+    if only is not None and not names & only:
+        return (f"disabled by DATABAY_LOAD_PLUGINS={os.environ['DATABAY_LOAD_PLUGINS']!r}, "
+                f"which loads only the plugins it names (add {ep.name!r} to it to load this "
+                f"one)")
+    return None
+
+
+def _info(ep: EntryPoint) -> PluginInfo:
+    dist = ep.dist
+    return PluginInfo(name=ep.name, distribution=dist.name if dist is not None else None,
+                      version=dist.version if dist is not None else None, module=ep.value)
+
+
+def _describe_dist(info: PluginInfo) -> str:
+    if info.distribution is None:
+        return info.module or "another plugin"
+    return " ".join(p for p in (info.distribution, info.version) if p)
+
+
+def _settle_clash(name: str, infos: list[PluginInfo]) -> PluginInfo | None:
+    """The one of several same-named entry points that keeps the name (a first-party one),
+    or None; every other gets ``error`` naming the clash."""
+    keeper: PluginInfo | None = None
+    if name != "builtins":  # databay-core's own name, taken before any entry point
+        first = [info for info in infos if info.first_party]
+        keeper = first[0] if len(first) == 1 else None
+    for info in infos:
+        others = [_describe_dist(o) for o in infos if o is not info]
+        if name == "builtins":
+            others.insert(0, "databay-core (its built-ins)")
+        info.clashes_with = others
+        if info is keeper:
+            continue
+        who = _describe_dist(info)
+        kept = (f"{_describe_dist(keeper)} (first-party) keeps the name" if keeper is not None
+                else "databay-core (its built-ins) keeps the name" if name == "builtins"
+                else "neither is loaded")
+        info.error = (f"entry-point name clash: {who} and {', '.join(others)} both register "
+                      f"a databay plugin named {name!r}; {kept}. Rename the entry point in "
+                      f"{info.distribution or info.module}'s [project.entry-points.databay], "
+                      f"or uninstall one, or leave one out with "
+                      f"DATABAY_DISABLE_PLUGINS={info.distribution or name}")
+    return keeper
 
 
 def _load_entry_points(pm: pluggy.PluginManager) -> None:
     only = _split_env("DATABAY_LOAD_PLUGINS")
     disabled = _split_env("DATABAY_DISABLE_PLUGINS")
+    by_name: dict[str, list[tuple[EntryPoint, PluginInfo]]] = {}
     for ep in _entry_points():
-        if pm.is_blocked(ep.name) or not _wanted(ep, only, disabled):
+        info = _info(ep)
+        reason = _left_out(ep, only, disabled)
+        if reason is not None:  # installed, but not to be loaded: listed as such
+            info.disabled = reason
+            _unloaded.append(info)
             continue
-        if pm.has_plugin(ep.name):
-            taken = _infos.get(ep.name)
-            if ep.name == "builtins" or (taken is not None and taken.module != ep.value):
+        same = by_name.setdefault(ep.name, [])
+        if any(_dist_name(other) == _dist_name(ep) and other.value == ep.value
+               for other, _ in same):
+            continue  # the same distribution seen twice on sys.path
+        same.append((ep, info))
+    for name, entries in by_name.items():
+        if pm.is_blocked(name):
+            continue
+        if len(entries) > 1 or name == "builtins":
+            keeper = _settle_clash(name, [info for _, info in entries])
+            for _, info in entries:
+                if info is not keeper:
+                    _LOGGER.warning("databay plugin %r of %s not loaded: %s", name,
+                                    _describe_dist(info), info.error)
+                    _unloaded.append(info)
+            entries = [(ep, info) for ep, info in entries if info is keeper]
+        for ep, info in entries:
+            try:
+                plugin = ep.load()
+                pm.register(plugin, name=ep.name)
+            except Exception as exc:  # a broken plugin must not break the others
+                info.error = f"{type(exc).__name__}: {exc}"
                 _LOGGER.warning(
-                    "databay plugin %r of %s skipped: the name is already taken by %s",
-                    ep.name, ep.dist.name if ep.dist else ep.value,
-                    (taken.distribution or taken.module) if taken else "another plugin",
+                    "databay plugin %r (%s) failed to load and was skipped: %s",
+                    ep.name, info.distribution or ep.value, info.error,
                 )
-            continue
-        dist = ep.dist
-        info = PluginInfo(
-            name=ep.name,
-            distribution=dist.name if dist is not None else None,
-            version=dist.version if dist is not None else None,
-            module=ep.value,
-        )
-        try:
-            plugin = ep.load()
-            pm.register(plugin, name=ep.name)
-        except Exception as exc:  # a broken plugin must not break the others
-            info.error = f"{type(exc).__name__}: {exc}"
-            _LOGGER.warning(
-                "databay plugin %r (%s) failed to load and was skipped: %s",
-                ep.name, info.distribution or ep.value, info.error,
-            )
-        _infos[ep.name] = info
+            _infos[ep.name] = info
 
 
 def get_plugin_manager() -> pluggy.PluginManager:
@@ -321,9 +404,14 @@ def _build_registry(pm: pluggy.PluginManager) -> dict[Kind, dict[str, Provided]]
     reg: dict[Kind, dict[str, Provided]] = {kind: {} for kind in KINDS}
     for info in _infos.values():
         info.provides = {}
-    # Built-ins first, then plugins in registration order: the first provider of a
-    # name wins, and a later duplicate is reported.
-    for plugin_name, plugin in pm.list_name_plugin():
+    # Built-ins first, then first-party plugins, then the others in registration order:
+    # the first provider of a name wins (so no plugin takes over a first-party name),
+    # and a later duplicate is reported.
+    def rank(item: tuple[str, Any]) -> int:
+        info = _infos.get(item[0])
+        return 0 if item[0] == "builtins" else 1 if info is not None and info.first_party else 2
+
+    for plugin_name, plugin in sorted(pm.list_name_plugin(), key=rank):
         if plugin is None:
             continue
         for kind in KINDS:
@@ -379,10 +467,23 @@ def available(kind: Kind) -> list[str]:
 
 
 def missing_hint(kind: Kind, name: str) -> str | None:
-    """The install hint for a known name whose distribution is not installed."""
+    """Why a name a first-party distribution provides is not there: the distribution is
+    not installed (with the ``pip install`` line), or it is installed but disabled (naming
+    the variable), or its plugin failed to load or clashes with another. None for other
+    names."""
     dist = KNOWN_PROVIDERS.get(kind, {}).get(name)
     if dist is None:
         return None
+    get_plugin_manager()
+    for info in [*_infos.values(), *_unloaded]:
+        if info.distribution is None or _normalise(info.distribution) != dist:
+            continue
+        if info.disabled is not None:
+            return (f"{name} is provided by '{dist}', which is installed but not loaded: "
+                    f"{info.disabled}")
+        if info.error is not None:
+            return (f"{name} is provided by '{info.distribution}', whose plugin failed to "
+                    f"load: {info.error}")
     return (f"{name} is provided by the distribution '{dist}', which is not installed: "
             f"pip install {dist}")
 
@@ -390,36 +491,50 @@ def missing_hint(kind: Kind, name: str) -> str | None:
 def resolve(kind: Kind, name: str) -> type:
     """The class of ``kind`` registered as ``name``.
 
-    Raises :class:`~databay.errors.PluginNotFoundError` (an ImportError) with the
-    ``pip install`` line when a known distribution provides ``name`` but is not
-    installed, and LookupError for an unknown name.
+    Raises :class:`~databay.errors.PluginNotFoundError` (an ImportError) when a known
+    distribution provides ``name`` but is not loaded, saying why (the ``pip install`` line
+    when it is not installed), and LookupError for an unknown name (noting the plugins
+    that are installed but not loaded).
     """
     provided = registry(kind).get(name)
     if provided is not None:
         return provided.load()
     hint = missing_hint(kind, name)
     if hint is not None:
-        dist = KNOWN_PROVIDERS[kind][name]
-        failed = [i for i in _infos.values() if i.error and i.distribution == dist]
-        if failed:
-            hint = (f"{name} is provided by '{failed[0].distribution}', whose plugin failed "
-                    f"to load: {failed[0].error}")
         raise PluginNotFoundError(hint, name=name)
     known = ", ".join(available(kind)) or "none"
-    raise LookupError(f"no {kind} named {name!r} is installed (installed {kind}s: {known})")
+    note = unloaded_note()
+    raise LookupError(f"no {kind} named {name!r} is installed (installed {kind}s: {known})"
+                      + (f"; {note}" if note else ""))
 
 
 def failed() -> list[PluginInfo]:
-    """Plugins whose module raised when it was loaded (each also logged)."""
+    """Plugins that are wanted but not loaded: their module raised when it was loaded, or
+    their entry-point name clashes with another's (each also logged)."""
     get_plugin_manager()
-    return [info for info in _infos.values() if info.error]
+    return [info for info in [*_infos.values(), *_unloaded] if info.error]
+
+
+def unloaded() -> list[PluginInfo]:
+    """Plugins installed but not loaded: failed, clashing, or disabled."""
+    get_plugin_manager()
+    return [info for info in [*_infos.values(), *_unloaded] if not info.loaded]
+
+
+def unloaded_note() -> str:
+    """A sentence naming the plugins installed but not loaded, and why; "" if none."""
+    listed = "; ".join(f"{i.name} ({_describe_dist(i)}): {i.error or i.disabled}"
+                       for i in unloaded())
+    return f"note that these installed databay plugins are not loaded: {listed}" if listed \
+        else ""
 
 
 def plugins() -> list[PluginInfo]:
-    """Every plugin the manager knows, loaded or failed, with what each provides."""
+    """Every plugin the manager knows, with what each loaded one provides: loaded, failed,
+    clashing or disabled (see :attr:`PluginInfo.loaded`)."""
     for kind in KINDS:
         registry(kind)
-    return list(_infos.values())
+    return [*_infos.values(), *_unloaded]
 
 
 def _reset_for_tests() -> None:
@@ -429,5 +544,6 @@ def _reset_for_tests() -> None:
         _pm = None
         _registry = None
         _infos.clear()
+        _unloaded.clear()
         _notify()
 

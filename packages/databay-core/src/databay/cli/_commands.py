@@ -145,8 +145,10 @@ def _not_installed(installed: set[str]) -> dict[str, dict[str, list[str]]]:
 
 
 def list_plugins(args: argparse.Namespace) -> int:
+    """Every plugin: loaded (with what it provides), failed, clashing or disabled; then the
+    first-party distributions not installed. Exit 2 when entry-point names clash."""
     infos = plugins.plugins()
-    installed = {info.distribution for info in infos if info.distribution and not info.error}
+    installed = {plugins._normalise(info.distribution) for info in infos if info.distribution}
     rows: list[dict[str, Any]] = []
     for info in infos:
         rows.append({
@@ -154,23 +156,44 @@ def list_plugins(args: argparse.Namespace) -> int:
             "distribution": info.distribution,
             "version": info.version,
             "module": info.module,
+            "loaded": info.loaded,
             "error": info.error,
+            "disabled": info.disabled,
+            "clashes_with": list(info.clashes_with),
             **{f"{kind}s": sorted(info.provides.get(kind, [])) for kind in plugins.KINDS},
         })
     missing = _not_installed(installed)
+    clashes = sorted({info.name for info in infos if info.clashes_with})
     if args.json:
         json.dump({"plugins": rows,
                    "not_installed": [{"distribution": dist, **provides}
                                      for dist, provides in sorted(missing.items())]},
                   sys.stdout, indent=2)
         print()
-        return EXIT_OK
+    else:
+        _print_plugins(rows, missing)
+    for name in clashes:
+        row = next(r for r in rows if r["name"] == name and r["clashes_with"])
+        who = " ".join(p for p in (row["distribution"], row["version"]) if p) or row["module"]
+        print(f"databay: error: entry-point name clash: {who} and "
+              f"{' and '.join(row['clashes_with'])} each register a databay plugin named "
+              f"{name!r} (see above)", file=sys.stderr)
+    return EXIT_USAGE if clashes else EXIT_OK
+
+
+def _print_plugins(rows: list[dict[str, Any]], missing: dict[str, dict[str, list[str]]]) -> None:
     for row in rows:
         origin = " ".join(p for p in (row["distribution"], row["version"]) if p) or \
             (row["module"] or "registered at run time")
         print(f"{row['name']}  ({origin})")
+        if row["disabled"]:
+            print(f"  installed, not loaded: {row['disabled']}")
+        elif row["clashes_with"] and row["loaded"]:
+            print(f"  error: entry-point name clash with {', '.join(row['clashes_with'])} "
+                  f"(first-party: this one keeps the name {row['name']!r})")
         if row["error"]:
-            print(f"  failed to load: {row['error']}")
+            prefix = "error" if row["clashes_with"] else "failed to load"
+            print(f"  {prefix}: {row['error']}")
         for kind in plugins.KINDS:
             if row[f"{kind}s"]:
                 label = kind.replace("_", " ") + "s:"
@@ -181,4 +204,3 @@ def list_plugins(args: argparse.Namespace) -> int:
         for dist, provides in sorted(missing.items()):
             names = ", ".join(n for kind in plugins.KINDS for n in provides.get(f"{kind}s", []))
             print(f"  {dist}  ({names}): pip install {dist}")
-    return EXIT_OK

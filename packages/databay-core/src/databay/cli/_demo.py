@@ -38,7 +38,8 @@ DEMO_PIPELINE = """\
 #
 # Run it yourself in two terminals:
 #     databay demo --serve-only                   # serves http://127.0.0.1:8765
-#     databay run examples/pipelines/demo.toml    # Ctrl-C to stop
+#     databay demo --print-pipeline > demo.toml   # this file
+#     databay run demo.toml                       # Ctrl-C to stop
 #
 # DATABAY_DEMO_SOURCE (the source's base URL) and DATABAY_DEMO_OUTPUT (the folder of
 # the CSV files) change where it reads and writes.
@@ -206,15 +207,24 @@ def _check_plugins(mongo: bool) -> None:
     needed = list(_NEEDED)
     if mongo:
         needed.append(("outlet", "MongoOutlet"))
-    missing = []
+    missing: list[str] = []  # distributions not installed
+    unloaded: dict[str, str] = {}  # installed but disabled or failed: why
+    installed = {plugins._normalise(info.distribution) for info in plugins.plugins()
+                 if info.distribution}
     for kind, name in needed:
         if name not in plugins.registry(kind):
             dist = plugins.KNOWN_PROVIDERS.get(kind, {}).get(name, name)
-            if dist not in missing:
+            if dist in installed:
+                unloaded.setdefault(dist, plugins.missing_hint(kind, name) or dist)
+            elif dist not in missing:
                 missing.append(dist)
-    if missing:
-        raise CliError(f"databay demo needs {', '.join(missing)}, not installed: "
-                       f"pip install {' '.join(missing)}")
+    problems = [f"{', '.join(missing)}, not installed: pip install {' '.join(missing)}"] \
+        if missing else []
+    problems += unloaded.values()
+    if problems:
+        needs = ", ".join([*missing, *unloaded])
+        raise CliError(f"databay demo needs {needs}: " + "; ".join(problems)
+                       if unloaded else f"databay demo needs {problems[0]}")
 
 
 def _lines(path: str) -> int:
@@ -238,7 +248,8 @@ def _serve_only(args: argparse.Namespace) -> int:
         print("Run the demo pipeline against it, in another terminal:")
         env = "" if source.url.endswith(f":{SERVE_ONLY_PORT}") else \
             f"DATABAY_DEMO_SOURCE={source.url} "
-        print(f"    {env}databay run examples/pipelines/demo.toml")
+        print("    databay demo --print-pipeline > demo.toml")
+        print(f"    {env}databay run demo.toml")
         limit = f"for {args.duration:g} s, " if args.duration is not None else ""
         print(f"Serving {limit}Ctrl-C to stop.", flush=True)
         stop.event.wait(args.duration)
@@ -300,6 +311,5 @@ def demo(args: argparse.Namespace) -> int:
     if args.mongo_uri:
         print(f"  MongoDB {_redact(args.mongo_uri)}: database {args.mongo_database!r}, "
               f"collection 'readings'")
-    print("The same pipeline as a file: databay demo --print-pipeline "
-          "(examples/pipelines/demo.toml)")
+    print("The same pipeline as a file: databay demo --print-pipeline > demo.toml")
     return outcome.code
