@@ -199,14 +199,16 @@ def test_shipped_examples_are_valid() -> None:
 # -- from the outside --------------------------------------------------------------------
 
 
-def test_missing_plugin_names_the_distribution(tmp_path: Path) -> None:
+def test_disabled_plugin_names_the_distribution_and_the_variable(tmp_path: Path) -> None:
     (tmp_path / "p.toml").write_text(link().replace('"FileOutlet"', '"CsvOutlet"'))
     done = databay("validate", "p.toml", cwd=tmp_path,
                    env=cli_env({"DATABAY_DISABLE_PLUGINS": "databay-csv"}))
     assert done.returncode == 2
     assert done.stderr.splitlines()[0] == (
         "databay: error: p.toml: link 'orders', outlets[0], key 'type': CsvOutlet is provided "
-        "by the distribution 'databay-csv', which is not installed: pip install databay-csv")
+        "by 'databay-csv', which is installed but not loaded: disabled by "
+        "DATABAY_DISABLE_PLUGINS='databay-csv' (remove 'databay-csv' from it to load the "
+        "plugin)")
     run = databay("run", "p.toml", cwd=tmp_path,
                   env=cli_env({"DATABAY_DISABLE_PLUGINS": "databay-csv"}))
     assert run.returncode == 2

@@ -85,6 +85,9 @@ def check_plugin(
     if info.error:
         raise AssertionError(f"[plugin] {info.name!r} ({info.distribution}) failed to load: "
                              f"{info.error}")
+    if info.disabled:
+        raise AssertionError(f"[plugin] {info.name!r} ({info.distribution}) is installed but "
+                             f"not loaded: {info.disabled}")
     wrong = _misspelt_hooks(info.name)
     if wrong:
         raise AssertionError(f"[plugin] {info.name!r} defines functions that are no databay "
