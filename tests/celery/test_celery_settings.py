@@ -42,6 +42,11 @@ def test_settings_other_broker_needs_a_redis_url() -> None:
     ({"poll": "fast"}, "poll.*positive"),
     ({"queue": "a queue"}, "queue"),
     ({"broker_url": "http://x"}, "unsupported URL"),
+    ({"broker_url": "redis://[bad"}, r"'broker_url': invalid URL 'redis://\[bad': Invalid IPv6"),
+    ({"broker_url": "redis://h:99999/0"}, "'broker_url': invalid URL.*Port out of range"),
+    ({"broker_url": "redis://h/zero"}, "'broker_url'.*Redis database must be a number"),
+    ({"broker_url": "sentinel://h:1;sentinel://h:x"}, "invalid URL 'sentinel://h:x'"),
+    ({"redis_url": "redis://[bad"}, r"'redis_url': invalid URL"),
     ({"record_ttl": 100}, "record_ttl.*longer than visibility_timeout"),
 ])
 def test_settings_refuse_bad_values(given: dict[str, object], match: str) -> None:

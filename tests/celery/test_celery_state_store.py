@@ -78,6 +78,12 @@ def test_bad_input_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
         RedisStateStore()
     with pytest.raises(ValueError, match=r"must be a Redis URL .*got 'amqp://\*\*\*@mq:5672"):
         RedisStateStore("amqp://user:secret@mq:5672//")
+    with pytest.raises(ValueError, match=r"is not a valid Redis URL: 'redis://\[bad'"):
+        RedisStateStore("redis://[bad")
+    with pytest.raises(ValueError, match=r"Redis URL: 'redis://\*\*\*@h:99999/0': Port out"):
+        RedisStateStore("redis://:pw@h:99999/0")
+    with pytest.raises(ValueError, match="the database must be a number, got 'zero'"):
+        RedisStateStore("redis://127.0.0.1:1/zero")  # redis-py would quietly use db 0
     with pytest.raises(ValueError, match="key=...\\) must be a non-empty string"):
         RedisStateStore("redis://127.0.0.1:1/0", key="")
     monkeypatch.setenv("DATABAY_CELERY_BROKER", "redis://:hunter2@127.0.0.1:6390/2")

@@ -87,3 +87,16 @@ def test_builtins_in_namespaces() -> None:
 
     assert {"FileInlet", "NullInlet", "RandomIntInlet"} <= set(databay.inlets.available())
     assert {"FileOutlet", "NullOutlet", "PrintOutlet"} <= set(databay.outlets.available())
+
+
+def test_file_inlet_and_state_store_refuse_bad_paths_at_construction(tmp_path: Path) -> None:
+    from databay.delivery import FileStateStore
+
+    with pytest.raises(ValueError, match=r"FileInlet\(filepath=...\) must not contain a NUL"):
+        FileInlet("a\x00b")
+    with pytest.raises(ValueError, match=r"FileInlet\(filepath=...\) must be a file, but"):
+        FileInlet(tmp_path)
+    with pytest.raises(ValueError, match=r"FileInlet\(encoding=...\): unknown encoding 'x-9'"):
+        FileInlet(tmp_path / "in.txt", encoding="x-9")
+    with pytest.raises(ValueError, match=r"FileStateStore\(path=...\) must not contain a NUL"):
+        FileStateStore("state\x00.json")

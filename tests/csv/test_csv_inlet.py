@@ -283,6 +283,12 @@ def test_bad_arguments(tmp_path: Path) -> None:
         CsvInlet(path, encoding_errors="whatever")
     with pytest.raises(TypeError, match="filepath"):
         CsvInlet(3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"CsvInlet\(filepath=...\) must not contain a NUL"):
+        CsvInlet("x\x00.csv")
+    with pytest.raises(ValueError, match="filepath is a folder, not a CSV file"):
+        CsvInlet(tmp_path)
+    with pytest.raises(ValueError, match=r"CsvOutlet\(default_filepath=...\) must not contain"):
+        CsvOutlet("x\x00.csv")
 
 
 def test_round_trip_through_links(tmp_path: Path, follow: Any) -> None:

@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 from _mongo_server import FAST_OPTIONS, NxServer, free_port
 from databay import Link, Record, Update
-from databay_mongo import MongoInlet, MongoOutlet, MongoReadError, MongoWriteError
+from databay_mongo import (
+    MongoInlet,
+    MongoOutlet,
+    MongoReadError,
+    MongoStateStore,
+    MongoWriteError,
+)
 from pymongo.database import Database
 
 UPDATE = Update([], 0)
@@ -86,6 +92,18 @@ def test_host_and_port_as_in_the_original(mongo_server: Any, db_name: str,
     ({"serverSelectionTimeoutMS": "soon"}, "serverSelectionTimeoutMS='soon') is not a valid"),
     ({"no_such_option": 1}, "no_such_option=1) is not a valid pymongo client option"),
     ({"processors": 5}, "processors"),
+    # parsed as MongoClient will parse them, without connecting (issue 14 point 4)
+    ({"uri": "mongodb://[bad"}, "uri=...) is not a valid MongoDB connection string: "
+                                "'mongodb://[bad': an IPv6 address literal"),
+    ({"uri": "mongodb://h:99999"}, "uri=...) is not a valid MongoDB connection string"),
+    ({"uri": "mongodb://h/?retryWrite=true"}, "Unknown option"),
+    ({"uri": "mongodb://u:p@ss@h"}, "'mongodb://***@h': Username and password must be escaped"),
+    ({"uri": "mongodb+srv://cluster.example.com:27017"}, "must not include a port number"),
+    ({"uri": "mongodb+srv://a.example.com,b.example.com"}, "one, and only one, hostname"),
+    ({"host": "[bad"}, "host=...) is not a valid host[:port] list: '[bad'"),
+    ({"host": "db:99999"}, "host=...) is not a valid host[:port] list"),
+    ({"host": ["db1", "db2:x"]}, "host=...) is not a valid host[:port] list: 'db2:x'"),
+    ({"host": "mongodb://[bad"}, "host=...) is not a valid MongoDB connection string"),
 ])
 def test_bad_arguments_are_refused_at_construction_by_name(kwargs: dict[str, Any],
                                                           expected: str) -> None:
@@ -103,6 +121,7 @@ def test_bad_arguments_are_refused_at_construction_by_name(kwargs: dict[str, Any
     ({"batch_size": 0}, "batch_size=...) must be a positive int"),
     ({"max_documents": 0}, "max_documents=...) must be None or a positive int"),
     ({"metadata": 5}, "metadata"),
+    ({"uri": "mongodb://[bad"}, "MongoInlet(uri=...) is not a valid MongoDB connection string"),
 ])
 def test_inlet_bad_arguments(kwargs: dict[str, Any], expected: str) -> None:
     with pytest.raises((TypeError, ValueError)) as caught:
@@ -161,3 +180,16 @@ def test_client_options_reach_pymongo(make_outlet: Callable[..., MongoOutlet]) -
     assert outlet.client is not None
     assert outlet.client.options.pool_options.max_pool_size == 3
     assert outlet.client.options.pool_options.metadata["application"] == {"name": "databay-test"}
+
+
+def test_valid_addresses_are_accepted_without_connecting() -> None:
+    """Nothing listens on port 9: construction parses, it does not connect (and a
+    mongodb+srv:// URI is not looked up in DNS)."""
+    for kwargs in ({"uri": "mongodb://u:p%40ss@127.0.0.1:9,[::1]:9/db?replicaSet=rs&w=majority"},
+                   {"uri": "mongodb+srv://cluster0.example.invalid/db?retryWrites=true"},
+                   {"host": ["127.0.0.1:9", "localhost"], "port": 9},
+                   {"host": "mongodb://127.0.0.1:9/?directConnection=true"}):
+        outlet = MongoOutlet(**kwargs)  # type: ignore[arg-type]
+        assert outlet.client is None
+    store = MongoStateStore(uri="mongodb://127.0.0.1:9")
+    assert "127.0.0.1:9" in repr(store)

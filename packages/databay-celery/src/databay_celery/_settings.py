@@ -158,6 +158,16 @@ def _check_url(name: str, url: Any, schemes: tuple[str, ...]) -> None:
         raise ValueError(f"databay-celery setting {name!r}: unsupported URL "
                          f"{redact(url)!r}; expected one of the schemes "
                          f"{', '.join(s + '://' for s in schemes)}")
+    for part in filter(None, url.split(";")):  # failover lists: url1;url2
+        try:
+            parts = urlsplit(part)
+            parts.port  # noqa: B018 - parsing checks brackets and the port
+            db = parts.path.strip("/")
+            if parts.scheme.lower() in ("redis", "rediss") and db and not db.isdigit():
+                raise ValueError(f"the Redis database must be a number, got {db!r}")
+        except ValueError as exc:
+            raise ValueError(f"databay-celery setting {name!r}: invalid URL "
+                             f"{redact(part)!r}: {exc}") from None
 
 
 #: Keys of a pipeline file's ``[planner]`` table that are settings (besides ``settings``).

@@ -11,6 +11,7 @@ import json
 import os
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis
 from databay.delivery import StateStore
@@ -73,8 +74,18 @@ class RedisStateStore(StateStore):
                              f"got {shown!r}")
         self._url = redact(url)
         self._secrets.add_url(url)
-        self.client = redis.Redis.from_url(url, decode_responses=True,
-                                           socket_timeout=10, socket_connect_timeout=10)
+        try:
+            self.client = redis.Redis.from_url(url, decode_responses=True, socket_timeout=10,
+                                               socket_connect_timeout=10)
+            # the connection's keywords are parsed lazily: check the db number and port now
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - checks the port
+            db = parts.path.strip("/")
+            if scheme != "unix" and db and not db.isdigit():  # redis-py would use db 0
+                raise ValueError(f"the database must be a number, got {db!r}")
+        except ValueError as exc:
+            raise ValueError(f"RedisStateStore(url=...) is not a valid Redis URL: "
+                             f"{redact(url)!r}: {self._secrets.mask(str(exc))}") from None
 
     def get(self, key: str) -> Any:
         try:

@@ -148,6 +148,9 @@ class FileStateStore(StateStore):
     def __init__(self, path: str | os.PathLike[str]) -> None:
         if not isinstance(path, (str, os.PathLike)):
             raise TypeError(f"FileStateStore(path=...) must be a path, got {path!r}")
+        if "\x00" in os.fspath(path):
+            raise ValueError(f"FileStateStore(path=...) must not contain a NUL byte, "
+                             f"got {os.fspath(path)!r}")
         self.path = os.path.abspath(os.fspath(path))
         self._lock = threading.Lock()
         self._data: dict[str, Any] = self._load()

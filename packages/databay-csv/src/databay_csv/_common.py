@@ -19,6 +19,8 @@ def check_path(value: Any, owner: str, arg: str) -> str:
     path = os.fspath(value)
     if not isinstance(path, str) or not path:
         raise ValueError(f"{owner}({arg}=...) must be a non-empty path, got {value!r}")
+    if "\x00" in path:
+        raise ValueError(f"{owner}({arg}=...) must not contain a NUL byte, got {path!r}")
     return path
 
 

@@ -126,6 +126,8 @@ class CsvInlet(Inlet):
         super().__init__(metadata, checkpoint_key=checkpoint_key)
         path = check_path(filepath, "CsvInlet", "filepath")
         owner = f"CsvInlet({path!r})"
+        if os.path.isdir(path):
+            raise ValueError(f"{owner}: filepath is a folder, not a CSV file")
         self.filepath = path
         self.start = choice(start, owner, "start", ("beginning", "end"))
         self.fieldnames = check_names(fieldnames, owner)

@@ -199,7 +199,7 @@ class CsvOutlet(Outlet):
         self.fsync = flag(fsync, owner, "fsync")
         self.allow_any_path = flag(allow_any_path, owner, "allow_any_path")
         if base_dir is not None:
-            check_path(base_dir, owner, "base_dir")
+            check_path(base_dir, "CsvOutlet", "base_dir")
         self._folder = BaseFolder(base_dir, owner="CsvOutlet", allow_any_path=self.allow_any_path)
         #: the absolute folder that ``CSV_FILE`` paths are relative to and confined to
         self.base_dir: str = self._folder.path

@@ -11,6 +11,7 @@ from typing import Any
 from databay.redact import Secrets, install_log_filter, is_secret_name, redact_text, redact_url
 from pymongo import MongoClient
 from pymongo.common import validate as _validate_option
+from pymongo.uri_parser import parse_uri, split_hosts
 
 __all__ = ["Connection", "check_name"]
 
@@ -19,6 +20,19 @@ _SCHEMES = ("mongodb://", "mongodb+srv://")
 # pymongo's structured DEBUG logs (4.9+) name servers and commands
 _DRIVER_LOGGERS = ("pymongo.command", "pymongo.connection", "pymongo.serverSelection",
                    "pymongo.topology")
+
+
+def _parse_uri(uri: str) -> None:
+    """Parse and validate ``uri`` as pymongo does, offline: a ``mongodb+srv://`` URI is
+    checked without the DNS lookups that would list its hosts (where pymongo allows)."""
+    if uri.lower().startswith("mongodb+srv://"):
+        try:
+            from pymongo.uri_parser_shared import _validate_uri  # pymongo >= 4.11
+        except ImportError:  # older pymongo: only a lookup could check more
+            return
+        _validate_uri(uri, validate=True, warn=False)
+        return
+    parse_uri(uri, validate=True, warn=False)
 
 
 def redact_uri(text: str) -> str:
@@ -105,7 +119,31 @@ class Connection:
         for text in [uri] + ([host] if isinstance(host, str) else list(host or [])):
             self.secrets.add_url(text)
         self.secrets.add_mapping(options)
+        self._check_addresses()
         self.options = self._check_options(options)
+
+    def _check_addresses(self) -> None:
+        """Parse ``uri`` and every ``host`` as ``MongoClient`` will, without connecting
+        (and without the DNS lookups of ``mongodb+srv://``), so a malformed address is
+        refused here, not when the first push connects."""
+        given: list[tuple[str, str]] = []
+        if self.uri is not None:
+            given.append(("uri", self.uri))
+        hosts = [self.host] if isinstance(self.host, str) else list(self.host or [])
+        given += [("host", h) for h in hosts]
+        for arg, text in given:
+            try:
+                if "://" in text:
+                    _parse_uri(text)
+                else:
+                    split_hosts(text, default_port=self.port or 27017)
+            except Exception as exc:
+                what = ("a valid MongoDB connection string" if "://" in text
+                        else "a valid host[:port] list")
+                raise ValueError(
+                    f"{self.owner}({arg}=...) is not {what}: {redact_url(text)[:80]!r}: "
+                    f"{self.redact(str(exc))}"
+                ) from None
 
     def _check_options(self, options: Mapping[str, Any]) -> dict[str, Any]:
         checked: dict[str, Any] = {}

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import codecs
 import os
 from enum import Enum
 from typing import IO, Any
 
 from databay.inlet import Inlet
+from databay.paths import check_path_argument
 from databay.update import Update
 
 __all__ = ["FileInlet", "FileInletMode"]
@@ -40,14 +42,21 @@ class FileInlet(Inlet):
         checkpoint_key: str | None = None,
     ) -> None:
         super().__init__(metadata, checkpoint_key=checkpoint_key)
-        if not isinstance(filepath, (str, os.PathLike)):
-            raise TypeError(f"FileInlet(filepath=...) must be a path, got {filepath!r}")
+        path = check_path_argument(filepath, "FileInlet(filepath=...)")
+        if os.path.isdir(path):
+            raise ValueError(f"FileInlet(filepath=...) must be a file, but {path!r} is a folder")
         if not isinstance(read_mode, FileInletMode):
             raise ValueError(
                 f"FileInlet(read_mode=...) must be FileInletMode.LINE or FileInletMode.FILE, "
                 f"got {read_mode!r}"
             )
-        self.filepath = os.fspath(filepath)
+        if not isinstance(encoding, str):
+            raise TypeError(f"FileInlet(encoding=...) must be a str, got {encoding!r}")
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise ValueError(f"FileInlet(encoding=...): unknown encoding {encoding!r}") from None
+        self.filepath = path
         self.read_mode = read_mode
         self.encoding = encoding
         self._file: IO[str] | None = None
