@@ -12,7 +12,7 @@ from databay.testing import MODES, check_inlet, check_outlet
 from databay_csv import CsvInlet, CsvOutlet
 
 ALL_INLET_CHECKS = ["repr", "metadata", "new_record", "lifecycle",
-                    *(f"pull[{m}]" for m in MODES)]
+                    *(f"pull[{m}]" for m in MODES), "checkpoint"]
 ALL_OUTLET_CHECKS = ["repr", "init", "lifecycle",
                      *(f"{c}[{m}]" for m in MODES for c in ("empty_batch", "push", "delivery"))]
 

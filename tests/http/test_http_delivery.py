@@ -344,3 +344,20 @@ def test_plain_http_inlet_is_harmless_under_a_state_store(server: LocalServer,
     inlet.close()
     assert [r.payload for r in out.records] == [1, 2, 1, 2]
     assert json.loads(state.read_text()) == {"plain/0:HttpInlet": None}
+
+
+def test_incremental_mode_passes_the_checkpoint_contract(server: LocalServer) -> None:
+    from databay.testing import check_inlet
+
+    def two_at_a_time(seen: Seen) -> Reply:
+        since = int(seen.query.get("since", 0))
+        return Reply(200, json.dumps([{"id": n} for n in range(since + 1, 7)][:2]))
+
+    server.routes["/feed"] = two_at_a_time
+
+    def new(metadata: dict[str, Any]) -> HttpInlet:
+        return HttpInlet(server.url("/feed"), cursor_param="since", cursor_field="id",
+                         metadata=metadata)
+
+    report = check_inlet(new, min_records=0)
+    assert "checkpoint" in report.passed and not report.skipped

@@ -21,13 +21,16 @@ from databay.testing import (
 
 ALL_INLET_CHECKS = ["repr", "metadata", "new_record", "lifecycle",
                     *(f"pull[{m}]" for m in MODES)]
+CHECKPOINTED = [*ALL_INLET_CHECKS, "checkpoint"]
 ALL_OUTLET_CHECKS = ["repr", "init", "lifecycle",
                      *(f"{c}[{m}]" for m in MODES for c in ("empty_batch", "push", "delivery"))]
 
 
 def test_null_inlet() -> None:
     report = check_inlet(NullInlet)
-    assert report.passed == ALL_INLET_CHECKS and not report.skipped
+    assert report.passed == ALL_INLET_CHECKS
+    assert report.skipped == {"checkpoint": "NullInlet does not support checkpoints (it does "
+                                            "not override seek)"}
     assert all(records == [] for records in report.records.values())
 
 
@@ -45,6 +48,7 @@ def test_file_inlet_line_mode(tmp_path: Path) -> None:
     path = tmp_path / "lines.txt"
     path.write_text("one\ntwo\nthree\n")
     report = check_inlet(lambda metadata: FileInlet(path, metadata=metadata), transfers=4)
+    assert report.passed == CHECKPOINTED
     # each check gets a new inlet, which reads from the first line; past the end, no record
     for records in report.records.values():
         assert [r.payload for r in records] == ["one\n", "two\n", "three\n"]
@@ -57,6 +61,7 @@ def test_file_inlet_file_mode(tmp_path: Path) -> None:
         lambda metadata: FileInlet(path, FileInletMode.FILE, metadata=metadata),
         min_records=1,
     )
+    assert report.passed == CHECKPOINTED  # seek does nothing: every pull reads it all
     assert {r.payload for rs in report.records.values() for r in rs} == {"all of it\n"}
 
 

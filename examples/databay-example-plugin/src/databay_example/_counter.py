@@ -36,5 +36,17 @@ class CounterInlet(Inlet):
         self._next += self.step
         return value
 
+    # Checkpoints: a link with a state store commits the cursor once the pull's record
+    # was delivered, and seeks a new CounterInlet to it to resume the count.
+
+    @property
+    def cursor(self) -> int:
+        """The number the next pull returns."""
+        return self._next
+
+    def seek(self, cursor: int | None) -> None:
+        """Continue the count at ``cursor`` (None: at ``start``)."""
+        self._next = self.start if cursor is None else int(cursor)
+
     def __repr__(self) -> str:
         return f"CounterInlet(start={self.start}, step={self.step}, metadata={self.metadata!r})"

@@ -15,6 +15,7 @@ from databay.outlet import Outlet
 from databay.record import Record
 from databay.testing._inlet import (
     GLOBAL_METADATA,
+    check_inlet_checkpoint,
     check_inlet_lifecycle,
     check_inlet_new_record,
     check_inlet_pull,
@@ -54,6 +55,9 @@ class InletContract:
     allow_none_payload: bool = False
     #: Check the inlet can be started again after a shutdown.
     restartable: bool = True
+    #: Run the checkpoint contract on an inlet that overrides ``seek`` (its first pull
+    #: must give records).
+    checkpoint: bool = True
 
     def make_inlet(self, metadata: dict[str, Any]) -> Inlet:
         """Return a new inlet built with ``metadata`` as its global metadata."""
@@ -94,6 +98,13 @@ class InletContract:
 
     def test_contract_pull_atransfer(self) -> None:
         self._pull("atransfer")
+
+    def test_contract_checkpoint(self) -> None:
+        """The checkpoint contract; an inlet that overrides neither ``cursor`` nor
+        ``seek`` (no checkpoints) passes it as it is."""
+        if not self.checkpoint:
+            raise unittest.SkipTest("checkpoint = False")
+        check_inlet_checkpoint(self.make_inlet, GLOBAL_METADATA)
 
 
 class OutletContract:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 import inspect
+import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from databay.delivery import StateStore
 from databay.inlet import INLET_KEY, Inlet
 from databay.record import Record
 from databay.testing._support import (
@@ -30,6 +32,7 @@ __all__ = [
     "GLOBAL_METADATA",
     "InletFactory",
     "check_inlet",
+    "check_inlet_checkpoint",
     "check_inlet_lifecycle",
     "check_inlet_metadata",
     "check_inlet_new_record",
@@ -223,6 +226,141 @@ def check_inlet_pull(
     return records
 
 
+class _JsonStateStore(StateStore):
+    """Keeps each cursor as JSON text, as :class:`~databay.delivery.FileStateStore` does
+    across restarts, so what a link reads back is what a restarted process would get.
+    A cursor that is not JSON is noted (for the check to report), not stored."""
+
+    def __init__(self, data: dict[str, str] | None = None) -> None:
+        self.data: dict[str, str] = dict(data or {})
+        self.refused: list[tuple[Any, Exception]] = []
+
+    def get(self, key: str) -> Any:
+        text = self.data.get(key)
+        return None if text is None else json.loads(text)
+
+    def set(self, key: str, value: Any) -> None:
+        try:
+            self.data[key] = json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            self.refused.append((value, exc))
+
+    def __repr__(self) -> str:
+        return "databay.testing JSON state store"
+
+
+def _as_json(check: str, inlet: Inlet, cursor: Any, when: str) -> Any:
+    """``cursor`` after a JSON round trip; a failure when it is not JSON-like."""
+    try:
+        return json.loads(json.dumps(cursor, allow_nan=False))
+    except (TypeError, ValueError) as exc:
+        raise fail(check, inlet, f"its cursor {when} is {cursor!r} ({type(cursor).__name__}), "
+                                 f"which is not JSON-like ({exc}); state stores keep cursors "
+                                 "as JSON: return None, bools, numbers, strings, lists or "
+                                 "dicts of them") from exc
+
+
+def _payloads(records: list[Record]) -> list[Any]:
+    return [r.payload for r in records]
+
+
+def check_inlet_checkpoint(
+    factory: InletFactory,
+    global_metadata: dict[str, Any] | None = None,
+) -> str | None:
+    """The checkpoint contract, for an inlet that overrides ``seek`` (and ``cursor``);
+    returns why it was skipped (the inlet does not support checkpoints), else None.
+
+    Through a :class:`~databay.Link` with a state store that keeps cursors as JSON:
+    ``checkpoint_key`` is None or a non-empty str; ``cursor`` is JSON-like before and
+    after each pull; ``seek(cursor)`` (the JSON form), then a pull, re-reads what the
+    pull after that cursor gave; and a new inlet from ``factory``, resumed by its link
+    from the cursor committed after the first pull, continues after it (its first pull
+    gives what the first inlet's second pull gave). The first pull must give records,
+    or re-reading could not be told from reading nothing.
+    """
+    check = "checkpoint"
+    gmd = GLOBAL_METADATA if global_metadata is None else global_metadata
+    inlet = make_inlet(factory, gmd, check)
+    cls = type(inlet)
+    with checking(check, inlet, "checkpoint_key"):
+        key = inlet.checkpoint_key
+    if key is not None and (not isinstance(key, str) or not key):
+        raise fail(check, inlet, f"checkpoint_key is {key!r}; it must be None (keyed by "
+                                 "position in the link) or a non-empty str")
+    if cls.seek is Inlet.seek:
+        if cls.cursor is not Inlet.cursor:
+            raise fail(check, inlet, "it overrides cursor but not seek: a link would commit "
+                                     "its cursor and never resume from it; override both")
+        return f"{cls.__name__} does not support checkpoints (it does not override seek)"
+    if cls.cursor is Inlet.cursor:
+        raise fail(check, inlet, "it overrides seek but not cursor: a link would commit "
+                                 "None and resume from the start; override both")
+
+    def transfer(link: Any, store: _JsonStateStore, n: int) -> list[Record]:
+        outlet = link.outlets[0]
+        before = len(outlet.records)
+        with checking(check, inlet, f"transfer {n} of a Link with a state store"):
+            result = link.transfer()
+        check_transfer_results(check, inlet, [result])
+        if store.refused:
+            value, exc = store.refused[0]
+            raise fail(check, inlet, f"the link could not commit its cursor {value!r} "
+                                     f"({type(value).__name__}): not JSON-like ({exc}); "
+                                     "return None, bools, numbers, strings, lists or dicts")
+        if not result.committed:
+            raise fail(check, inlet, f"transfer {n} delivered every record but committed no "
+                                     "cursor")
+        records: list[Record] = outlet.records[before:]
+        return records
+
+    store = _JsonStateStore()
+    link = make_link(inlet, CollectingOutlet(), state_store=store)
+    with checking(check, inlet, "Link.on_start()"):
+        link.on_start()
+    try:
+        start = _as_json(check, inlet, inlet.cursor, "before the first pull")
+        first = transfer(link, store, 1)
+        committed = dict(store.data)
+        after_first = _as_json(check, inlet, inlet.cursor, "after the first pull")
+        second = transfer(link, store, 2)
+        _as_json(check, inlet, inlet.cursor, "after the second pull")
+        if not first:
+            raise fail(check, inlet, "its first pull gave no records, so the checkpoint "
+                                     "checks cannot tell re-reading from reading nothing: "
+                                     "give it data to read (or pass checkpoint=False)")
+        with checking(check, inlet, f"seek({start!r})"):
+            inlet.seek(start)
+        again = transfer(link, store, 3)
+        if _payloads(again) != _payloads(first):
+            raise fail(check, inlet, f"seek({start!r}), the cursor before the first pull, "
+                                     f"then a pull gave {_payloads(again)!r}, not what the "
+                                     f"first pull gave, {_payloads(first)!r}: seek must "
+                                     "move the inlet back to the cursor")
+    finally:
+        with checking(check, inlet, "Link.on_shutdown()"):
+            link.on_shutdown()
+
+    fresh = make_inlet(factory, gmd, check)
+    resumed_store = _JsonStateStore(committed)
+    resumed = make_link(fresh, CollectingOutlet(), state_store=resumed_store)
+    with checking(check, fresh, "Link.on_start()"):
+        resumed.on_start()
+    try:
+        inlet = fresh
+        continued = transfer(resumed, resumed_store, 1)
+    finally:
+        with checking(check, fresh, "Link.on_shutdown()"):
+            resumed.on_shutdown()
+    if _payloads(continued) != _payloads(second):
+        raise fail(check, fresh, f"a new inlet resumed from the cursor committed after the "
+                                 f"first pull, {after_first!r}, pulled "
+                                 f"{_payloads(continued)!r}, not what followed that cursor, "
+                                 f"{_payloads(second)!r}: seek must continue after the "
+                                 "cursor")
+    return None
+
+
 def check_inlet(
     factory: InletFactory,
     *,
@@ -232,6 +370,7 @@ def check_inlet(
     allow_none_payload: bool = False,
     restart: bool = True,
     verify: Callable[[list[Record]], Any] | None = None,
+    checkpoint: bool = True,
 ) -> ContractReport:
     """Run every inlet check on new inlets from ``factory``; raise AssertionError naming
     the first check that fails.
@@ -244,6 +383,8 @@ def check_inlet(
     :param allow_none_payload: accept records whose payload is None.
     :param restart: check that the inlet can be started again after a shutdown.
     :param verify: called with the records of each mode, to check payloads.
+    :param checkpoint: run the checkpoint contract (:func:`check_inlet_checkpoint`) on an
+        inlet that overrides ``seek``; it needs records from the first pull.
     """
     for mode in modes:
         if mode not in MODES:
@@ -274,4 +415,12 @@ def check_inlet(
             allow_none_payload=allow_none_payload, verify=verify,
         )
         report.passed.append(f"pull[{mode}]")
+    if not checkpoint:
+        report.skipped["checkpoint"] = "checkpoint=False"
+    else:
+        skipped = check_inlet_checkpoint(factory, GLOBAL_METADATA)
+        if skipped is None:
+            report.passed.append("checkpoint")
+        else:
+            report.skipped["checkpoint"] = skipped
     return report
