@@ -97,6 +97,7 @@ def test_redact_mapping_and_pairs() -> None:
     f'{{"password": "{S}"}}',
     f"Cookie: session={S}",
     f"url=http://h/?sig={S} failed",
+    f"server said: Authorization: Bearer {S}",
     f"connecting to redis://:{S}@h:6379/0",
 ])
 def test_redact_text_hides_credential_pieces(text: str) -> None:

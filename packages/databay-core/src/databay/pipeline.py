@@ -44,6 +44,7 @@ from databay.inlet import Inlet
 from databay.link import Link
 from databay.outlet import Outlet
 from databay.plugins import Kind
+from databay.redact import redact_text
 
 __all__ = [
     "DEFAULT_PLANNERS",
@@ -190,7 +191,7 @@ class Problem:
         self.source = source
         self.where = where
         self.key = key
-        self.message = message
+        self.message = redact_text(message)  # a node's error may quote what it was given
         self.cause = cause
         self.missing_plugin = missing_plugin
 

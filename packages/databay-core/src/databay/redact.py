@@ -220,18 +220,26 @@ def _userinfo(match: re.Match[str]) -> str:
     return f"{match.group(1)}{MASK}@" if match.group(2) else match.group(0)
 
 
-def _pair(match: re.Match[str]) -> str:
-    value = match.group("value")
-    start = match.start("value") - match.start()
-    if not is_secret_name(match.group("name")):
-        # the value may hold pairs of its own: url=http://h/?token=t
-        inner = _TEXT_PAIR.sub(_pair, value) if ("=" in value or ":" in value) else value
-        return f"{match.group(0)[:start]}{inner}"
-    if value in (MASK, "...", "None", "null"):
-        return match.group(0)
-    scheme = _SCHEMES.match(value)
-    kept = scheme.group(0) if scheme else ""
-    return f"{match.group(0)[:start]}{kept}{MASK}"
+def _redact_pairs_in(text: str) -> str:
+    """Mask the value of each credential-looking ``name=value`` / ``name: value``; a
+    value that is not masked is searched too (``url=http://h/?sig=x``)."""
+    out: list[str] = []
+    done = 0  # text[:done] is in out
+    pos = 0
+    while True:
+        match = _TEXT_PAIR.search(text, pos)
+        if match is None:
+            break
+        value = match.group("value")
+        if is_secret_name(match.group("name")) and value not in (MASK, "...", "None", "null"):
+            scheme = _SCHEMES.match(value)
+            out.append(text[done:match.start("value")])
+            out.append((scheme.group(0) if scheme else "") + MASK)
+            done = pos = match.end()
+        else:
+            pos = match.start("value")
+    out.append(text[done:])
+    return "".join(out)
 
 
 def mask(text: str, secrets: Iterable[str]) -> str:
@@ -255,7 +263,7 @@ def redact_text(text: str, secrets: Iterable[str] = ()) -> str:
     if "@" in text:
         text = _TEXT_USERINFO.sub(_userinfo, text)
     if "=" in text or ":" in text:
-        text = _TEXT_PAIR.sub(_pair, text)
+        text = _redact_pairs_in(text)
     return text
 
 

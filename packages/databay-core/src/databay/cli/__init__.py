@@ -23,6 +23,8 @@ from databay.cli._errors import (
     EXIT_OK,
     EXIT_USAGE,
     CliError,
+    print_error,
+    print_traceback,
     report_pipeline_error,
 )
 from databay.pipeline import PipelineError
@@ -178,8 +180,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 def _report(exc: CliError, debug: bool) -> None:
     if debug:
-        traceback.print_exception(exc.cause or exc, file=sys.stderr)
-    print(f"databay: error: {exc}", file=sys.stderr)
+        print_traceback(exc.cause or exc)
+    print_error(exc)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

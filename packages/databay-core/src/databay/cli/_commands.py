@@ -12,7 +12,13 @@ import time
 from typing import Any
 
 from databay import plugins
-from databay.cli._errors import EXIT_OK, EXIT_USAGE, CliError, report_pipeline_error
+from databay.cli._errors import (
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    print_error,
+    report_pipeline_error,
+)
 from databay.cli._run import Outcome, run_pipeline
 from databay.cli._status import summary_lines
 from databay.pipeline import Pipeline, PipelineError, load_pipeline
@@ -35,7 +41,7 @@ def print_outcome(command: str, pipeline: Pipeline, outcome: Outcome) -> None:
         print(line)
     sys.stdout.flush()
     if outcome.reason:
-        print(f"databay: error: {outcome.reason}", file=sys.stderr)
+        print_error(outcome.reason)
     if outcome.stopped_by == "forced":
         # transfers may still run in other threads, which the interpreter would wait for
         # at exit: a forced stop does not wait
@@ -124,7 +130,7 @@ def validate(args: argparse.Namespace) -> int:
             code = EXIT_USAGE
             continue
         except CliError as exc:
-            print(f"databay: error: {exc}", file=sys.stderr)
+            print_error(exc)
             code = EXIT_USAGE
             continue
         if not args.quiet:

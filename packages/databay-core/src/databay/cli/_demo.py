@@ -14,7 +14,6 @@ import time
 from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 from databay import plugins
 from databay.cli._commands import print_outcome
@@ -22,6 +21,7 @@ from databay.cli._errors import EXIT_OK, CliError
 from databay.cli._run import StopRequest, run_pipeline
 from databay.pipeline import build_pipeline, parse_interval, parse_toml
 from databay.plugins import Kind
+from databay.redact import redact_url
 
 __all__ = ["DEFAULT_DURATION", "DEMO_PIPELINE", "SERVE_ONLY_PORT", "SensorSource", "demo"]
 
@@ -189,18 +189,8 @@ class SensorSource:
 
 
 def _redact(uri: str) -> str:
-    """``uri`` without its password."""
-    try:
-        parts = urlsplit(uri)
-    except ValueError:
-        return "<the given URI>"
-    if parts.password is None:
-        return uri
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+    """``uri`` without its credentials (databay.redact)."""
+    return redact_url(uri)
 
 
 def _check_plugins(mongo: bool) -> None:

@@ -10,11 +10,13 @@ import sys
 import traceback
 from typing import TYPE_CHECKING
 
+from databay.redact import redact_text
+
 if TYPE_CHECKING:
     from databay.pipeline import PipelineError
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "CliError",
-           "report_pipeline_error"]
+           "print_error", "print_traceback", "report_pipeline_error"]
 
 EXIT_OK = 0
 #: a transfer failed (``run --once``), or the planner stopped because a link failed
@@ -35,10 +37,21 @@ class CliError(Exception):
         self.cause = cause
 
 
+def print_error(message: object, prog: str = "databay") -> None:
+    """``<prog>: error: <message>`` on stderr, secrets redacted (databay.redact)."""
+    print(f"{prog}: error: {redact_text(str(message))}", file=sys.stderr)
+
+
+def print_traceback(exc: BaseException) -> None:
+    """The traceback of ``exc`` on stderr, secrets redacted (databay.redact)."""
+    text = "".join(traceback.format_exception(exc))
+    sys.stderr.write(redact_text(text))
+
+
 def report_pipeline_error(exc: PipelineError, debug: bool, prog: str = "databay") -> None:
     """Print each problem of ``exc`` as ``<prog>: error: <problem>`` (with its cause's
     traceback when ``debug``)."""
     for error in exc.errors:
         if debug and error.cause is not None:
-            traceback.print_exception(error.cause, file=sys.stderr)
-        print(f"{prog}: error: {error}", file=sys.stderr)
+            print_traceback(error.cause)
+        print_error(error, prog)

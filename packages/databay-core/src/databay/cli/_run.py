@@ -29,6 +29,7 @@ from databay.inlet import Inlet
 from databay.link import Link
 from databay.outlet import Outlet
 from databay.pipeline import Pipeline
+from databay.redact import RedactingFilter, redact_text
 
 __all__ = ["Outcome", "StopRequest", "cli_logging", "run_pipeline"]
 
@@ -52,6 +53,7 @@ def cli_logging(display: Display, level: int, debug: bool) -> Iterator[None]:
     """Route log lines through ``display``; ``level`` for databay's loggers."""
     handler = DisplayHandler(display)
     handler.setFormatter(CliFormatter(tracebacks=debug))
+    handler.addFilter(RedactingFilter())  # every logger's lines, a plugin's or a driver's
     root = logging.getLogger()
     logger = logging.getLogger("databay")
     old_level = logger.level
@@ -145,11 +147,12 @@ def _start_nodes(pipeline: Pipeline) -> str | None:
                               exc_info=exc)
                 if link.ignore_exceptions:
                     continue
-                return f"link {spec.name!r}: starting {node!r} failed: {type(exc).__name__}: {exc}"
+                return redact_text(f"link {spec.name!r}: starting {node!r} failed: "
+                                   f"{type(exc).__name__}: {exc}")
         try:
             link.on_start()  # the nodes are active already: this readies the link itself
         except Exception as exc:
-            return f"link {spec.name!r}: starting failed: {type(exc).__name__}: {exc}"
+            return redact_text(f"link {spec.name!r}: starting failed: {type(exc).__name__}: {exc}")
     return None
 
 
@@ -249,7 +252,8 @@ def _once(pipeline: Pipeline, stop: StopRequest, debug: bool) -> Outcome:
             # the reason line says it all; with --debug, the traceback too
             _LOGGER.log(logging.ERROR if debug else logging.DEBUG,
                         "link %r: transfer failed: %r", spec.name, exc, exc_info=exc)
-            failures.append(f"link {spec.name!r}: transfer failed: {type(exc).__name__}: {exc}")
+            failures.append(redact_text(
+                f"link {spec.name!r}: transfer failed: {type(exc).__name__}: {exc}"))
             continue
         count = unhandled_errors(result)
         if count:

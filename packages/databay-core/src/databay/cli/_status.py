@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, TextIO
 from databay import plugins
 from databay.hookspecs import hookimpl
 from databay.misc.logs import DEFAULT_FORMAT, ISO8601Formatter
+from databay.redact import redact_text
 
 if TYPE_CHECKING:
     from databay.link import Link, TransferResult, Update
@@ -129,7 +130,7 @@ class StatusTracker:
             stats.errors += errors
             if error is not None or errors:
                 shown = error if error is not None else result.errors[-1]
-                stats.last_error = f"{type(shown).__name__}: {shown}"
+                stats.last_error = redact_text(f"{type(shown).__name__}: {shown}")
             stats.last_at = time.time()
             stats.last_duration = result.duration
             listeners = self.listeners
@@ -217,8 +218,8 @@ class LineDisplay(Display):
         stamp = self._formatter.formatTime(logging.makeLogRecord({}))
         head = f"{stamp} {stats.name} #{update.transfer_number}"
         if error is not None:
-            line = (f"{head} FAILED after {_ms(result.duration)}: "
-                    f"{type(error).__name__}: {error}")
+            line = redact_text(f"{head} FAILED after {_ms(result.duration)}: "
+                               f"{type(error).__name__}: {error}")
         else:
             pushed = sum(result.pushed.values())
             count = unhandled_errors(result)
