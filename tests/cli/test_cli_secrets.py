@@ -11,7 +11,7 @@ from _cli_support import cli_env, databay
 S = "S3NT-cli-q7x9Z"
 
 #: A careless plugin: its errors and a driver's log lines carry credentials.
-CARELESS = f'''
+CARELESS = '''
 import logging
 from databay import Inlet, Outlet
 
@@ -22,14 +22,14 @@ class LeakyInlet(Inlet):
     def __init__(self, url, headers=None, metadata=None):
         super().__init__(metadata)
         if not isinstance(headers, dict):
-            raise TypeError(f"headers must be a dict, got {{headers!r}}")
+            raise TypeError(f"headers must be a dict, got {headers!r}")
         self.url = url
         self.headers = headers
 
     def pull(self, update):
         DRIVER.warning("GET %s with %s", self.url, self.headers)
-        raise ConnectionError(f"GET {{self.url}} failed; server said: Authorization: "
-                              f"Bearer {{self.headers['Authorization'].split()[-1]}}")
+        raise ConnectionError(f"GET {self.url} failed; server said: Authorization: "
+                              f"Bearer {self.headers['Authorization'].split()[-1]}")
 
 
 class LeakyOutlet(Outlet):
@@ -38,7 +38,7 @@ class LeakyOutlet(Outlet):
         self.uri = uri
 
     def on_start(self):
-        raise OSError(f"cannot connect to {{self.uri}}")
+        raise OSError(f"cannot connect to {self.uri}")
 
     def push(self, records, update):
         pass

@@ -155,7 +155,7 @@ def test_a_secret_handed_over_shows_nowhere(way: str, server: LocalServer, unuse
                   node(HttpInlet, "/garbage"),
                   node(HttpInlet, "/x", base=f"http://127.0.0.1:{unused_port}")):
         with inlet, pytest.raises(HttpError) as info:
-            inlet.pull(UPDATE)
+            inlet.fetch(UPDATE)
         texts += [*error_texts(info.value), repr(inlet)]
     assert "denied GET /deny" in " ".join(texts), "the echoed body is quoted, masked"
 
