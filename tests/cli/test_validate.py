@@ -66,7 +66,8 @@ BAD_FILES = {
          "accepted: 0.001 s to"]),
     "unknown link key": (link(extra="copy_record = false"),
                          ["bad.toml: link 'orders', key 'copy_record': unknown key (did you "
-                          "mean 'copy_records'?); a link accepts: name, interval, tags"]),
+                          "mean 'copy_records'?); a link accepts: name, interval, schedule, "
+                          "timezone, jitter, start, end, tags"]),
     "bad flag": (link(extra='ignore_exceptions = "yes"'),
                  ["bad.toml: link 'orders', key 'ignore_exceptions': must be true or false, "
                   "got str 'yes'"]),
@@ -172,8 +173,10 @@ def test_good_files_pass(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
                                      "\n[planner]\ntype = 'SchedulePlanner'\n")
     assert main(["validate", str(tmp_path / "a.toml"), str(tmp_path / "b.toml")]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out == [f"{tmp_path / 'a.toml'}: OK: 1 link (orders), planner ApsPlanner",
-                   f"{tmp_path / 'b.toml'}: OK: 1 link (orders), planner SchedulePlanner"]
+    assert out[::2] == [f"{tmp_path / 'a.toml'}: OK: 1 link (orders), planner ApsPlanner",
+                        f"{tmp_path / 'b.toml'}: OK: 1 link (orders), planner SchedulePlanner"]
+    # each link's next fire times follow (tests/cli/test_validate_schedules.py)
+    assert all(line.startswith("  orders  every 5s: next ") for line in out[1::2])
 
 
 def test_shipped_examples_are_valid() -> None:

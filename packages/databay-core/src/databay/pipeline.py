@@ -39,12 +39,25 @@ from typing import Any
 from databay import plugins
 from databay.base_planner import BasePlanner
 from databay.delivery import RetryPolicy, StateStore
-from databay.errors import DatabayError, PluginNotFoundError, ScheduleIntervalError
+from databay.errors import (
+    DatabayError,
+    PluginNotFoundError,
+    ScheduleIntervalError,
+    UnsupportedScheduleError,
+)
 from databay.inlet import Inlet
 from databay.link import Link
 from databay.outlet import Outlet
 from databay.plugins import Kind
 from databay.redact import redact_text
+from databay.schedules import (
+    CRON_FORMS,
+    ZONE_FORMS,
+    Cron,
+    Interval,
+    local_timezone,
+    resolve_timezone,
+)
 
 __all__ = [
     "DEFAULT_PLANNERS",
@@ -69,9 +82,10 @@ INTERVAL_FORMS = ('a number of seconds (5, 0.5) or a number with a unit: "250ms"
                   '"1m", "1h", "1d", or a sum such as "1m30s"')
 
 TOP_KEYS = ("planner", "links")
-LINK_KEYS = ("name", "interval", "tags", "enabled", "copy_records", "ignore_exceptions",
-             "immediate_transfer", "inlet_concurrency", "processors", "groupers", "retry",
-             "dead_letter", "state_store", "inlets", "outlets")
+LINK_KEYS = ("name", "interval", "schedule", "timezone", "jitter", "start", "end", "tags",
+             "enabled", "copy_records", "ignore_exceptions", "immediate_transfer",
+             "inlet_concurrency", "processors", "groupers", "retry", "dead_letter",
+             "state_store", "inlets", "outlets")
 _LINK_FLAGS = ("enabled", "copy_records", "ignore_exceptions", "immediate_transfer")
 _BASES: dict[Kind, type] = {"inlet": Inlet, "outlet": Outlet, "planner": BasePlanner,
                              "state_store": StateStore}
@@ -403,6 +417,8 @@ class _Builder:
             for spec in pipeline.links:
                 try:
                     planner.add_links(spec.link)
+                except UnsupportedScheduleError as exc:
+                    self.error(f"link {spec.name!r}", "schedule", str(exc), exc)
                 except ScheduleIntervalError as exc:
                     self.error(f"link {spec.name!r}", "interval", str(exc), exc)
                 except Exception as exc:
@@ -491,16 +507,8 @@ class _Builder:
                 self.error(where, key, f"unknown key{_suggest(key, list(LINK_KEYS))}; "
                            f"a link accepts: {', '.join(LINK_KEYS)}")
         options: dict[str, Any] = {}
-        raw_interval = table.get("interval")
-        if raw_interval is None:
-            self.error(where, "interval", f"missing; expected {INTERVAL_FORMS}")
-        else:
-            try:
-                options["interval"] = parse_interval(self.value(raw_interval, where, "interval"))
-            except _Skip:
-                pass
-            except (TypeError, ValueError) as exc:
-                self.error(where, "interval", str(exc))
+        with contextlib.suppress(_Skip):
+            self.when(table, where, options)
         for key in _LINK_FLAGS:
             if key in table:
                 try:
@@ -561,6 +569,68 @@ class _Builder:
             raise self.error(where, None, f"Link(...) rejected its options: "
                              f"{type(exc).__name__}: {exc}", exc) from None
         return LinkSpec(name, link, enabled)
+
+    def when(self, table: dict[str, Any], where: str, options: dict[str, Any]) -> None:
+        """``interval`` or ``schedule`` (with ``timezone``, ``jitter``, ``start``, ``end``)
+        into ``options["interval"]`` or ``options["schedule"]``."""
+        raw_interval, raw_schedule = table.get("interval"), table.get("schedule")
+        if raw_interval is not None and raw_schedule is not None:
+            raise self.error(where, "schedule", f"a link has interval or schedule, not both: "
+                             f"interval = {INTERVAL_FORMS}; or schedule = a cron expression "
+                             f"({CRON_FORMS}), with timezone = {ZONE_FORMS}")
+        if raw_interval is None and raw_schedule is None:
+            raise self.error(where, "interval", f"missing; expected {INTERVAL_FORMS}; or "
+                             f"schedule = a cron expression ({CRON_FORMS})")
+        zone: datetime.tzinfo | None = None
+        if "timezone" in table:
+            try:
+                zone = resolve_timezone(self.value(table["timezone"], where, "timezone"))
+            except (TypeError, ValueError) as exc:
+                raise self.error(where, "timezone", str(exc)) from None
+        extras: dict[str, Any] = {}
+        if "jitter" in table:
+            raw = self.value(table["jitter"], where, "jitter")
+            try:
+                extras["jitter"] = (0.0 if raw in (0, "0") else
+                                    parse_interval(raw).total_seconds())
+            except (TypeError, ValueError) as exc:
+                raise self.error(where, "jitter", f"{exc} (seconds of random delay per "
+                                 f"fire)") from None
+        for key in ("start", "end"):
+            if key in table:
+                value = self.value(table[key], where, key)
+                if isinstance(value, datetime.time):
+                    raise self.error(where, key, "must be a date-time (2026-01-01T09:00:00, "
+                                     "with or without an offset), not a time of day")
+                extras[key] = value
+        if raw_schedule is None:
+            try:
+                interval = parse_interval(self.value(raw_interval, where, "interval"))
+            except (TypeError, ValueError) as exc:
+                raise self.error(where, "interval", str(exc)) from None
+            if zone is not None and not any(k in extras for k in ("start", "end")):
+                raise self.error(where, "timezone", "applies to schedule = (a cron "
+                                 "expression) and to start / end; this link has none")
+            if not extras:
+                options["interval"] = interval
+                return
+            for key in ("start", "end"):  # naive: wall time in timezone (default local)
+                moment = extras.get(key)
+                if isinstance(moment, datetime.datetime) and moment.tzinfo is None:
+                    extras[key] = moment.replace(tzinfo=zone or local_timezone())
+            try:
+                options["schedule"] = Interval(interval, **extras)
+            except (TypeError, ValueError) as exc:
+                raise self.error(where, _key_of(str(exc)), str(exc)) from None
+            return
+        expression = self.value(raw_schedule, where, "schedule")
+        if not isinstance(expression, str):
+            raise self.error(where, "schedule", f"must be a cron expression string "
+                             f"({CRON_FORMS}), got {_describe(expression)}")
+        try:
+            options["schedule"] = Cron(expression, zone, **extras)
+        except (TypeError, ValueError) as exc:
+            raise self.error(where, _key_of(str(exc)), str(exc)) from None
 
     def retry(self, raw: Any, where: str) -> RetryPolicy | None:
         value = self.value(raw, where, "retry")
@@ -705,6 +775,14 @@ class _Builder:
         if len(self.errors) > failed:
             raise _Skip
         return kwargs
+
+
+def _key_of(message: str) -> str:
+    """The link key a schedule's error is about."""
+    for key in ("jitter", "start", "end"):
+        if f"({key}=...)" in message:
+            return key
+    return "schedule"
 
 
 def _parameters(cls: type[Any], exclude: tuple[str, ...]

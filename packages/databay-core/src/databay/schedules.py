@@ -41,7 +41,8 @@ import random
 from abc import ABC, abstractmethod
 from typing import Any
 
-__all__ = ["Cron", "Interval", "Schedule", "as_schedule", "local_timezone", "resolve_timezone"]
+__all__ = ["CRON_FORMS", "ZONE_FORMS", "Cron", "Interval", "Schedule", "as_schedule",
+           "local_timezone", "resolve_timezone"]
 
 _LOGGER = logging.getLogger("databay.schedules")
 _UTC = datetime.timezone.utc
@@ -280,6 +281,16 @@ class Schedule(ABC):
     def __hash__(self) -> int:
         return hash(self.key)
 
+    def _extras_text(self) -> str:
+        parts = []
+        if self._jitter:
+            parts.append(f"jitter up to {self._jitter:g}s")
+        if self._start is not None:
+            parts.append(f"from {self._start.isoformat(sep=' ')}")
+        if self._end is not None:
+            parts.append(f"until {self._end.isoformat(sep=' ')}")
+        return "".join(f", {p}" for p in parts)
+
     def _extras(self) -> str:
         parts = []
         if self._jitter:
@@ -339,7 +350,7 @@ class Interval(Schedule):
         return (*super().key, self._every)
 
     def __str__(self) -> str:
-        return f"every {_span(self._every)}"
+        return f"every {_span(self._every)}{self._extras_text()}"
 
     def __repr__(self) -> str:
         return f"Interval({self._every.total_seconds():g}{self._extras()})"
@@ -446,7 +457,7 @@ class Cron(Schedule):
         return (*super().key, self._fields, self._seconds, _zone_name(self._tz))
 
     def __str__(self) -> str:
-        return f"cron {self._expr!r} {_zone_name(self._tz)}"
+        return f"cron {self._expr!r} {_zone_name(self._tz)}{self._extras_text()}"
 
     def __repr__(self) -> str:
         return f"Cron({self._expr!r}, timezone={_zone_name(self._tz)!r}{self._extras()})"

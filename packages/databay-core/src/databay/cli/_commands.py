@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import inspect
 import json
 import logging
@@ -138,7 +139,24 @@ def validate(args: argparse.Namespace) -> int:
                               for spec in pipeline.links)
             print(f"{path}: OK: {_plural(len(pipeline.links), 'link')} ({names}), "
                   f"planner {pipeline.planner_name}")
+            for line in fire_time_lines(pipeline):
+                print(line)
     return code
+
+
+def fire_time_lines(pipeline: Pipeline, count: int = 3) -> list[str]:
+    """One line per link: its schedule and its next ``count`` fire times, with their UTC
+    offsets (an interval's counted from now, as if the planner started now)."""
+    now = datetime.datetime.now().astimezone()
+    width = max((len(spec.name) for spec in pipeline.links), default=0)
+    lines = []
+    for spec in pipeline.links:
+        schedule = spec.link.schedule
+        times = ", ".join(t.isoformat(sep=" ", timespec="seconds")
+                          for t in schedule.fire_times(now, count)) or "never again (past end)"
+        off = "" if spec.enabled else " (disabled)"
+        lines.append(f"  {spec.name:<{width}}  {schedule}{off}: next {times}")
+    return lines
 
 
 def _not_installed(installed: set[str]) -> dict[str, dict[str, list[str]]]:

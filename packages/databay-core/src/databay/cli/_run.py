@@ -272,6 +272,7 @@ def _once(pipeline: Pipeline, stop: StopRequest, debug: bool) -> Outcome:
 def _scheduled(pipeline: Pipeline, tracker: StatusTracker, stop: StopRequest,
                duration: float | None) -> Outcome:
     planner = pipeline.make_planner()
+    tracker.next_fire = planner.next_fire_time  # status lines show each link's next fire
     if "handle_signals" not in pipeline.planner_kwargs:
         # the command handles SIGINT/SIGTERM itself: graceful first, forced second. Set
         # on the planner, not passed to it, so that it holds whatever its constructor

@@ -8,6 +8,7 @@ terminal, :class:`LineDisplay` writes one plain line per transfer otherwise.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import shutil
@@ -47,6 +48,7 @@ class LinkStats:
     last_at: float | None = None  #: wall-clock time the last transfer ended
     last_duration: float | None = None
     last_error: str | None = None
+    next_fire: datetime.datetime | None = None  #: when the planner fires the link next
 
 
 Listener = Callable[[LinkStats, "Update", "TransferResult", "BaseException | None"], None]
@@ -63,6 +65,8 @@ class StatusTracker:
         self._lock = threading.Lock()
         self.listeners: list[Listener] = []
         self._registered: str | None = None
+        #: the planner's ``next_fire_time``, set while it runs: fills ``next_fire``
+        self.next_fire: Callable[[Link], datetime.datetime | None] | None = None
 
     def register(self) -> None:
         self._registered = plugins.register(self, name=self.PLUGIN_NAME)
@@ -82,7 +86,19 @@ class StatusTracker:
     def snapshot(self) -> list[LinkStats]:
         """A copy of every link's counts, in the file's order."""
         with self._lock:
-            return [_copy(stats) for stats in self._stats.values()]
+            copies = {link: _copy(stats) for link, stats in self._stats.items()}
+        self._fill_next(copies)
+        return list(copies.values())
+
+    def _fill_next(self, copies: dict[Link, LinkStats]) -> None:
+        lookup = self.next_fire
+        if lookup is None:
+            return
+        for link, stats in copies.items():
+            try:
+                stats.next_fire = lookup(link)
+            except Exception:  # a status line must not break the run
+                stats.next_fire = None
 
     def last_failure(self) -> tuple[str, str] | None:
         """(link name, error) of the most recent failed transfer, if any."""
@@ -137,6 +153,7 @@ class StatusTracker:
             if not listeners:
                 return
             copy = _copy(stats)
+        self._fill_next({link: copy})
         for listener in list(listeners):
             listener(copy, update, result, error)
 
@@ -158,6 +175,15 @@ def summary_lines(stats: list[LinkStats]) -> list[str]:
                      f"{s.pulled} record{'s' * (s.pulled != 1)} pulled, {s.pushed} pushed"
                      f"{undelivered}, {s.errors} error{'s' * (s.errors != 1)}")
     return lines
+
+
+def format_next(when: datetime.datetime | None) -> str:
+    """A next fire time with its UTC offset; the date only when it is not today."""
+    if when is None:
+        return "-"
+    today = datetime.datetime.now(when.tzinfo).date()
+    text = when.isoformat(sep=" ", timespec="seconds")
+    return text[11:] if when.date() == today else text
 
 
 def _ms(seconds: float | None) -> str:
@@ -230,6 +256,8 @@ class LineDisplay(Display):
             line = (f"{head}: {result.pulled} record(s) pulled, {pushed} pushed{errors} "
                     f"in {_ms(result.duration)} (total: {_count(stats.transfers, 'transfer')}, "
                     f"{_count(stats.pulled, 'record')}, {_count(stats.errors, 'error')})")
+        if stats.next_fire is not None:
+            line += f"; next {format_next(stats.next_fire)}"
         self.write(line)
 
 
@@ -240,7 +268,7 @@ def _count(n: int, word: str) -> str:
 class LiveDisplay(Display):
     """A table of links redrawn in place on a terminal, log lines written above it."""
 
-    HEADER = ("LINK", "TRANSFERS", "RECORDS", "PUSHED", "ERRORS", "LAST", "DURATION")
+    HEADER = ("LINK", "TRANSFERS", "RECORDS", "PUSHED", "ERRORS", "LAST", "DURATION", "NEXT")
 
     def __init__(self, stream: TextIO, tracker: StatusTracker,
                  title: Callable[[], str] | None = None, refresh: float = 0.5) -> None:
@@ -302,7 +330,7 @@ class LiveDisplay(Display):
             last = time.strftime("%H:%M:%S", time.localtime(s.last_at)) if s.last_at else "-"
             name = s.name + (" *" if s.running else "  ")
             rows.append((name, str(s.transfers), str(s.pulled), str(s.pushed),
-                         str(s.errors), last, _ms(s.last_duration)))
+                         str(s.errors), last, _ms(s.last_duration), format_next(s.next_fire)))
         widths = [max(len(row[i]) for row in rows) for i in range(len(self.HEADER))]
         out = []
         if self.title is not None:
