@@ -12,11 +12,34 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from databay import plugins
 from databay.errors import PluginNotFoundError
 from databay.plugins import Kind
+
+if TYPE_CHECKING:
+    # What type checkers see for a name that no first-party distribution provides: a class
+    # of the namespace's kind whose constructor they cannot know (any plugin may provide
+    # it). For its own signature, import it from its distribution (databay_sqlite...).
+    from databay.base_planner import BasePlanner
+    from databay.inlet import Inlet
+    from databay.outlet import Outlet
+
+    class PluginInlet(Inlet):
+        """An inlet class some plugin provides (its constructor is not known)."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+
+    class PluginOutlet(Outlet):
+        """An outlet class some plugin provides (its constructor is not known)."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
+
+    class PluginPlanner(BasePlanner):
+        """A planner class some plugin provides (its constructor is not known)."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None: ...
 
 # (module globals, name) of every class cached in a namespace, forgotten when the
 # registry changes (a plugin registered or unregistered at run time).

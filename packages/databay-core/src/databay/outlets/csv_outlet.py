@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from databay._namespace import make_getattr as _make_getattr
 
-__getattr__, __dir__ = _make_getattr("outlet", __name__, globals(), only="CsvOutlet")
+if TYPE_CHECKING:  # types only: the plugin's own classes
+    from databay_csv import CsvOutlet as CsvOutlet
+else:
+    __getattr__, __dir__ = _make_getattr("outlet", __name__, globals(), only="CsvOutlet")
