@@ -131,12 +131,13 @@ def test_core_has_no_import_cycle_through_function_level_imports_either() -> Non
     )
 
 
-@pytest.mark.parametrize("module", ["databay.update", "databay.delivery", "databay.record",
-                                    "databay.errors"])
-def test_the_lowest_modules_import_nothing_above_them(module: str) -> None:
-    graph = import_graph(CORE, "databay")
-    above = {"databay.link", "databay.inlet", "databay.outlet", "databay.plugins",
-             "databay.base_planner", "databay.hookspecs"}
+@pytest.mark.parametrize("module", ["databay.update", "databay.record", "databay.errors",
+                                    "databay.delivery"])
+def test_the_lower_modules_import_nothing_above_them(module: str) -> None:
+    graph = import_graph(CORE, "databay", lazy=True)
+    above = {"databay.link", "databay.plugins", "databay.base_planner", "databay.hookspecs"}
+    if module != "databay.delivery":  # the delivery of a link reads inlets' cursors
+        above |= {"databay.inlet", "databay.outlet"}
     assert not graph[module] & above
 
 

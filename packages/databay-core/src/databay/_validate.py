@@ -45,3 +45,13 @@ def flag(value: Any, owner: str, arg: str) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{owner}({arg}=...) must be True or False, got {value!r}")
     return value
+
+
+def returned_list(value: Any, func: Callable[..., Any], what: str) -> Any:
+    """``value`` when a processor or grouper returned a list, else a TypeError saying so."""
+    if not isinstance(value, list):
+        raise TypeError(
+            f"{what} {func!r} returned {type(value).__name__}, not a list; "
+            f"a {what} must return the list of records{' batches' if what == 'grouper' else ''}"
+        )
+    return value

@@ -8,15 +8,34 @@ See ``docs/delivery.md`` for what is guaranteed. In short:
   carrying ``DEAD_LETTER`` metadata (link, outlet, error, attempts).
 - A link's ``state_store`` keeps the cursor of each checkpointable inlet, committed only
   after every outlet accepted the batch (or it went to the dead-letter outlet).
+
+:class:`Delivery` applies all three for one link: the link asks it to deliver each
+batch to each outlet and to begin, commit or rewind the checkpoint of each transfer.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import reprlib
+import sys
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Generator
+from time import perf_counter
+from typing import TYPE_CHECKING, Any
+
+from databay._copy import copy_records as _copy_records
+from databay._node import is_async_method
+from databay._validate import returned_list
+from databay.errors import TransferError
+from databay.inlet import Inlet
+from databay.record import Record
+
+if TYPE_CHECKING:
+    from databay.link import Link
+    from databay.outlet import Outlet
+    from databay.update import TransferResult, Update
 
 __all__ = [
     "DEAD_LETTER",
@@ -28,7 +47,7 @@ __all__ = [
 ]
 
 #: Metadata key of records sent to a dead-letter outlet: a dict with the keys
-#: ``link``, ``outlet``, ``error``, ``error_type`` and ``attempts``.
+#: ``link``, ``outlet``, ``error``, ``error_type`` and ``attempts`` (see docs/delivery.md).
 DEAD_LETTER = "databay.dead_letter"
 
 #: Exception types retried by default when they do not say otherwise.
@@ -202,3 +221,302 @@ class FileStateStore(StateStore):
 
     def __repr__(self) -> str:
         return f"FileStateStore({self.path!r})"
+
+
+# -- the delivery of one link ---------------------------------------------------------
+
+_LOGGER = logging.getLogger("databay.Link")
+
+_short = reprlib.Repr()
+_short.maxlist = 3
+_short.maxstring = 80
+_short.maxother = 80
+
+# Retry waits of every link wait on one condition: waits are rare, and a threading.Event
+# per link would cost 1.2 KB of every idle link (see benchmarks/planners).
+_WAITS = threading.Condition()
+
+# What the recovery of a refused batch asks its driver (sync or async) to do:
+# (_WAIT, seconds) -> True if the wait was interrupted;
+# (_PUSH, outlet, records) -> the exception the push raised, or None.
+_WAIT, _PUSH = "wait", "push"
+_Steps = Generator[tuple[Any, ...], Any, None]
+
+
+class Delivery:
+    """How one link delivers: copies, outlet processors, retries, dead letters and
+    checkpoints. Each :class:`~databay.link.Link` has one and asks it to
+
+    - :meth:`push` (or :meth:`apush`) one batch to one outlet,
+    - :meth:`check` that the batch reached every outlet, else raise,
+    - :meth:`begin`, :meth:`commit` or :meth:`rewind` the checkpoint of a transfer.
+
+    Its policy is the link's: ``retry``, ``dead_letter``, ``state_store``,
+    ``copy_records`` and ``ignore_exceptions`` are read from the link on every use.
+    What happens after a refusal (retry, wait, dead letter) is decided in one place,
+    :meth:`_recover`, and carried out by a sync or an async driver. Every record that
+    reaches the dead-letter outlet carries ``DEAD_LETTER`` details, whatever refused it.
+    """
+
+    __slots__ = ("_link", "_resumed", "interrupted")
+
+    def __init__(self, link: Link) -> None:
+        self._link = link
+        #: set by :meth:`interrupt`: no retry waits or retries until cleared
+        self.interrupted = False
+        self._resumed = False
+
+    # -- deliver one batch to one outlet ---------------------------------------------
+
+    def push(self, outlet: Outlet, batch: list[Record], update: Update,
+             result: TransferResult) -> None:
+        """Deliver ``batch`` to ``outlet`` (sync): copied if the link copies records,
+        through the outlet's processors, retried and dead-lettered by the policy; the
+        outcome is counted in ``result``."""
+        try:
+            records = self._prepare(outlet, batch) if (self._link.copy_records
+                                                        or outlet.processors) else batch.copy()
+        except Exception as exc:
+            self._lost(exc, outlet, batch, result)
+            return
+        try:
+            outlet.push(records, update)
+        except Exception as exc:
+            self._drive(self._recover(exc, outlet, records, result), update)
+        else:
+            result.pushed[outlet] = result.pushed.get(outlet, 0) + len(records)
+
+    async def apush(self, outlet: Outlet, batch: list[Record], update: Update,
+                    result: TransferResult) -> None:
+        """:meth:`push` on the running event loop; a sync outlet runs in its executor."""
+        try:
+            records = self._prepare(outlet, batch) if (self._link.copy_records
+                                                        or outlet.processors) else batch.copy()
+        except Exception as exc:
+            self._lost(exc, outlet, batch, result)
+            return
+        try:
+            await _apush_once(outlet, records, update)
+        except Exception as exc:
+            await self._adrive(self._recover(exc, outlet, records, result), update)
+        else:
+            result.pushed[outlet] = result.pushed.get(outlet, 0) + len(records)
+
+    def check(self, result: TransferResult) -> None:
+        """Raise the last error when some records reached neither their outlet nor the
+        dead-letter outlet, unless the link ignores exceptions."""
+        if result.undelivered and not self._link.ignore_exceptions:
+            lost = ", ".join(f"{n} to {o!r}" for o, n in result.undelivered.items())
+            _LOGGER.error("%s: records not delivered: %s", result.update, lost)
+            raise result.errors[-1]
+
+    def _prepare(self, outlet: Outlet, batch: list[Record]) -> list[Record]:
+        """The batch as ``outlet`` receives it: copied if asked, then its processors."""
+        records = _copy_records(batch) if self._link.copy_records else list(batch)
+        for processor in outlet.processors:
+            records = returned_list(processor(records), processor, "processor")
+        return records
+
+    # -- after a refusal: the policy, then its two drivers -----------------------------
+
+    def _recover(self, exc: Exception, outlet: Outlet, records: list[Record],
+                 result: TransferResult) -> _Steps:
+        """``outlet`` refused ``records`` with ``exc``: retry while the policy allows,
+        then hand them to the dead-letter outlet (or count them undelivered)."""
+        attempt = 1
+        while True:
+            delay = self._retry_delay(outlet, exc, attempt, len(records), result)
+            if delay is None or (yield _WAIT, delay):
+                break
+            attempt += 1
+            error = yield _PUSH, outlet, records
+            if error is None:
+                result.pushed[outlet] = result.pushed.get(outlet, 0) + len(records)
+                return
+            exc = error
+        yield from self._refused(exc, outlet, records, attempt, result)
+
+    def _refused(self, exc: Exception, outlet: Outlet | None, records: list[Record],
+                 attempts: int, result: TransferResult) -> _Steps:
+        """``records`` are final: to the dead-letter outlet with why, else undelivered.
+        ``outlet`` is None for records the link's own processors or groupers refused;
+        ``attempts`` is 0 when no push was tried."""
+        dead_letter = self._link.dead_letter
+        if dead_letter is None:
+            self._lost(exc, outlet, records, result)
+            return
+        dead = self._dead_letters(dead_letter, exc, outlet, records, attempts)
+        error = yield _PUSH, dead_letter, dead
+        if error is not None:
+            _LOGGER.error("%s: the dead-letter outlet %r refused %d record(s) too: %r",
+                          result.update, dead_letter, len(records), error)
+            self._lost(exc, outlet, records, result)
+            return
+        result.errors.append(exc)
+        result._handled += 1
+        key = dead_letter if outlet is None else outlet
+        result.dead_lettered[key] = result.dead_lettered.get(key, 0) + len(records)
+        _LOGGER.warning("%s: %d record(s) refused by %s went to the dead-letter outlet %r: %r",
+                        result.update, len(records),
+                        "the link's processing" if outlet is None else repr(outlet),
+                        dead_letter, exc)
+
+    def _drive(self, steps: _Steps, update: Update) -> None:
+        """Carry out ``steps`` in this thread."""
+        answer: Any = None
+        try:
+            while True:
+                step = steps.send(answer)
+                if step[0] is _WAIT:
+                    with _WAITS:
+                        answer = _WAITS.wait_for(lambda: self.interrupted, timeout=step[1])
+                    continue
+                try:
+                    step[1].push(step[2], update)
+                except Exception as error:
+                    answer = error
+                else:
+                    answer = None
+        except StopIteration:
+            return
+
+    async def _adrive(self, steps: _Steps, update: Update) -> None:
+        """Carry out ``steps`` on the running event loop (waits do not block it)."""
+        asyncio = sys.modules["asyncio"]
+        answer: Any = None
+        try:
+            while True:
+                step = steps.send(answer)
+                if step[0] is _WAIT:
+                    deadline = perf_counter() + step[1]
+                    while not self.interrupted and (left := deadline - perf_counter()) > 0:
+                        await asyncio.sleep(min(left, 0.05))
+                    answer = self.interrupted
+                    continue
+                try:
+                    await _apush_once(step[1], step[2], update)
+                except Exception as error:
+                    answer = error
+                else:
+                    answer = None
+        except StopIteration:
+            return
+
+    def interrupt(self) -> None:
+        """End a retry wait in progress at once; make no further retry until cleared."""
+        with _WAITS:
+            self.interrupted = True
+            _WAITS.notify_all()
+
+    def _retry_delay(self, outlet: Outlet, exc: Exception, attempt: int, count: int,
+                     result: TransferResult) -> float | None:
+        """Seconds to wait before retrying ``outlet``, or None to give up."""
+        policy: RetryPolicy | None = getattr(outlet, "retry_policy", None) or self._link.retry
+        if policy is None or self.interrupted:
+            return None
+        delay = policy.next_delay(exc, attempt)
+        if delay is not None:
+            result.retried[outlet] = result.retried.get(outlet, 0) + 1
+            _LOGGER.warning("%s: push of %d record(s) to %r failed (attempt %d of %d), "
+                            "retrying in %.2f s: %r", result.update, count, outlet, attempt,
+                            policy.attempts, delay, exc)
+        return delay
+
+    def _dead_letters(self, dead_letter: Outlet, exc: Exception, outlet: Outlet | None,
+                      records: list[Record], attempts: int) -> list[Record]:
+        """Copies of ``records`` carrying why they were refused, through the dead-letter
+        outlet's own processors (as for any push)."""
+        link = self._link
+        info = {"link": ".".join(link.tags) or repr(link),
+                "outlet": None if outlet is None else repr(outlet),
+                "error": repr(exc), "error_type": type(exc).__name__, "attempts": attempts}
+        dead = []
+        for record in records:
+            copy = Record(record.payload, dict(record.metadata))
+            copy.metadata[DEAD_LETTER] = dict(info)
+            dead.append(copy)
+        for processor in dead_letter.processors:
+            dead = returned_list(processor(dead), processor, "processor")
+        return dead
+
+    def _lost(self, exc: Exception, outlet: Outlet | None, records: list[Record],
+              result: TransferResult) -> None:
+        """Count ``records`` as not delivered (raised later by :meth:`check`, or logged)."""
+        result.errors.append(exc)
+        lost = len(records)
+        if outlet is None:  # the link's processing refused them; nothing reached an outlet
+            if not self._link.ignore_exceptions:
+                raise exc
+            _LOGGER.error("%s: %d record(s) lost (error ignored): %r; records: %s",
+                          result.update, lost, exc, _short.repr(records), exc_info=exc)
+            return
+        said = getattr(exc, "undelivered", None)  # a TransferError may say "only some"
+        if isinstance(exc, TransferError) and isinstance(said, int) and 0 < said < lost:
+            result.pushed[outlet] = result.pushed.get(outlet, 0) + lost - said
+            lost = said
+        result.undelivered[outlet] = result.undelivered.get(outlet, 0) + lost
+        if self._link.ignore_exceptions:
+            _LOGGER.error(
+                "%s: %d record(s) not delivered to %r (error ignored): %r; records: %s",
+                result.update, lost, outlet, exc, _short.repr(records), exc_info=exc,
+            )
+
+    # -- checkpoints ------------------------------------------------------------------
+
+    def begin(self) -> dict[int, Any]:
+        """Resume from the state store on the first transfer (or after
+        :meth:`reload`); return the checkpointable inlets' cursors before pulling."""
+        link = self._link
+        store = link.state_store
+        assert store is not None
+        positions: dict[int, Any] = {}
+        for index, inlet in enumerate(link.inlets):
+            if type(inlet).seek is Inlet.seek:
+                continue
+            if not self._resumed:
+                saved = store.get(self._key(index, inlet))
+                if saved is not None:
+                    inlet.seek(saved)
+                    _LOGGER.info("%r resumes from its committed cursor %r", inlet, saved)
+            positions[index] = inlet.cursor
+        self._resumed = True
+        return positions
+
+    def commit(self, positions: dict[int, Any], result: TransferResult) -> None:
+        """Commit the cursors if every record was delivered; else rewind, so that the
+        next transfer reads the same data again."""
+        if result.undelivered or len(result.errors) > result._handled:
+            self.rewind(positions)
+            return
+        link = self._link
+        store = link.state_store
+        assert store is not None
+        for index in positions:
+            inlet = link.inlets[index]
+            store.set(self._key(index, inlet), inlet.cursor)
+        result.committed = True
+
+    def rewind(self, positions: dict[int, Any]) -> None:
+        """Seek each inlet back to its cursor from before the transfer."""
+        inlets = self._link.inlets
+        for index, cursor in positions.items():
+            try:
+                inlets[index].seek(cursor)
+            except Exception:
+                _LOGGER.exception("%r could not rewind to %r", inlets[index], cursor)
+
+    def reload(self) -> None:
+        """Make the next :meth:`begin` resume from the store again."""
+        self._resumed = False
+
+    def _key(self, index: int, inlet: Inlet) -> str:
+        own = inlet.checkpoint_key or f"{index}:{type(inlet).__name__}"
+        return f"{'.'.join(self._link.tags)}/{own}"
+
+
+async def _apush_once(outlet: Outlet, records: list[Record], update: Update) -> None:
+    if is_async_method(outlet, "push"):
+        await outlet.push(records, update)
+    else:
+        loop = sys.modules["asyncio"].get_running_loop()
+        await loop.run_in_executor(None, outlet.push, records, update)

@@ -5,23 +5,20 @@ from __future__ import annotations
 import datetime
 import itertools
 import logging
-import reprlib
 import sys
-import threading
 import warnings
 from collections.abc import Callable, Sequence
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from databay import _runtime
-from databay._copy import copy_records as _copy_records
 from databay._hooks import fire as _fire
 from databay._hooks import transfer_hooks_wanted as _transfer_hooks_wanted
 from databay._node import is_async_method
-from databay._validate import callables, flag
+from databay._validate import callables, flag, returned_list
 from databay._validate import interval as _interval
-from databay.delivery import DEAD_LETTER, RetryPolicy, StateStore
-from databay.errors import InvalidNodeError, TransferError, UnsupportedScheduleError
+from databay.delivery import Delivery, RetryPolicy, StateStore
+from databay.errors import InvalidNodeError, UnsupportedScheduleError
 from databay.inlet import Inlet
 from databay.outlet import Outlet
 from databay.record import Record
@@ -40,16 +37,6 @@ Grouper = Callable[[list[list[Record]]], list[list[Record]]]
 N = TypeVar("N", Inlet, Outlet)
 _INLET: type = Inlet  # typed as plain `type`: mypy refuses abstract classes as values
 _OUTLET: type = Outlet
-
-_short = reprlib.Repr()
-_short.maxlist = 3
-_short.maxstring = 80
-_short.maxother = 80
-
-
-# Retry waits of every link wait on one condition: waits are rare, and a threading.Event
-# per link would cost 1.2 KB of every idle link (see benchmarks/planners).
-_WAITS = threading.Condition()
 
 def _nodes(value: Any, base: type[N], arg: str) -> list[N]:
     if value is None:
@@ -154,8 +141,7 @@ class Link:
         self.retry = retry
         self.dead_letter = dead_letter
         self.state_store = state_store
-        self._resumed = False
-        self._interrupted = False
+        self._delivery = Delivery(self)
         # next() of itertools.count is atomic: unique transfer numbers without a lock
         self._counter = itertools.count()
         self._job: Any = None
@@ -286,18 +272,20 @@ class Link:
         """Make the next transfer first seek each checkpointable inlet to its cursor
         committed in the state store. Planners that run one link in several processes
         call it before each transfer; otherwise only the first transfer resumes."""
-        self._resumed = False
+        self._delivery.reload()
 
     def interrupt(self) -> None:
         """Stop waiting: a retry wait in progress ends at once and no further retry is
         made, until the next :meth:`on_start`. Planners call it on shutdown."""
-        with _WAITS:
-            self._interrupted = True
-            _WAITS.notify_all()
+        self._delivery.interrupt()
+
+    @property
+    def _interrupted(self) -> bool:
+        return self._delivery.interrupted
 
     def _each_node(self, method: str) -> None:
         if method == "try_start":
-            self._interrupted = False
+            self._delivery.interrupted = False
         extra = [self.dead_letter] if self.dead_letter is not None else []
         for node in [*self._inlets, *self._outlets, *extra]:
             try:
@@ -335,24 +323,29 @@ class Link:
             _fire("databay_transfer_started", link=self, update=update)
         return update, TransferResult(update), perf_counter()
 
-    def _end(self, result: TransferResult, started: float, error: BaseException | None) -> None:
+    def _end(self, result: TransferResult, started: float, error: BaseException | None,
+             cursors: dict[int, Any] | None) -> TransferResult:
+        if error is not None and cursors is not None:
+            self._delivery.rewind(cursors)
         result.duration = perf_counter() - started
         if error is not None:
             if _transfer_hooks_wanted():
                 _fire("databay_transfer_failed", link=self, update=result.update, error=error,
                       result=result)
-            return
+            return result
         if _LOGGER.isEnabledFor(logging.DEBUG):
             _LOGGER.debug("%s done", result.update)
         if _transfer_hooks_wanted():
             _fire("databay_transfer_finished", link=self, update=result.update, result=result)
+        return result
 
     def _transfer_sync(self) -> TransferResult:
         # The hot path of sync-only links: kept flat on purpose (see benchmarks/core).
         update, result, started = self._begin()
-        positions = self._checkpoint_begin() if self.state_store is not None else None
+        delivery = self._delivery
+        cursors = delivery.begin() if self.state_store is not None else None
         try:
-            records: list[Record] = []
+            records: list[Record] = []  # pull
             for inlet in self._inlets:
                 try:
                     data = inlet.pull(update)
@@ -362,39 +355,19 @@ class Link:
                 if data is not None:
                     records += inlet._to_records(data)
             result.pulled = len(records)
-            batches = self._batches(records, result) if self.processors or self.groupers \
+            batches = self._process(records, result) if self.processors or self.groupers \
                 else [records]
-            copying = self.copy_records
-            pushed = result.pushed
-            guarded = self.retry is not None or self.dead_letter is not None
-            for batch in batches:
+            for batch in batches:  # push
                 for outlet in self._outlets:
-                    if copying or outlet.processors:
-                        prepared = self._prepare(batch, outlet, result)
-                        if prepared is None:
-                            continue
-                    else:
-                        prepared = batch.copy()
-                    if guarded or getattr(outlet, "retry_policy", None) is not None:
-                        self._deliver_sync(outlet, prepared, update, result)
-                        continue
-                    try:
-                        outlet.push(prepared, update)
-                    except Exception as exc:
-                        self._push_failed(exc, outlet, prepared, result)
-                    else:
-                        pushed[outlet] = pushed.get(outlet, 0) + len(prepared)
+                    delivery.push(outlet, batch, update, result)
                 if result.undelivered:
-                    self._raise_push_errors(result)
-            if positions is not None:
-                self._checkpoint_end(positions, result)
+                    delivery.check(result)
+            if cursors is not None:  # commit
+                delivery.commit(cursors, result)
         except BaseException as exc:
-            if positions is not None:
-                self._rewind(positions)
-            self._end(result, started, exc)
+            self._end(result, started, exc, cursors)
             raise
-        self._end(result, started, None)
-        return result
+        return self._end(result, started, None, cursors)
 
     async def atransfer(self) -> TransferResult:
         """Run one transfer on the running event loop (see :meth:`transfer`).
@@ -406,217 +379,69 @@ class Link:
         import asyncio  # imported on first async use: keeps `import databay` light
 
         update, result, started = self._begin()
-        positions = self._checkpoint_begin() if self.state_store is not None else None
+        delivery = self._delivery
+        cursors = delivery.begin() if self.state_store is not None else None
         try:
-            # async pulls go to gather as they are: no wrapper coroutine per inlet
-            pulls = [inlet.pull(update) if is_async_method(inlet, "pull")
-                     else self._apull(inlet, update) for inlet in self._inlets]
-            if len(pulls) > self.inlet_concurrency:
-                semaphore = asyncio.Semaphore(self.inlet_concurrency)
-                pulls = [_limited(semaphore, p) for p in pulls]
-            if len(pulls) == 1:  # no task to spawn, no extra turn of the loop
-                try:
-                    outcomes: list[Any] = [await pulls[0]]
-                except Exception as exc:
-                    outcomes = [exc]
-            else:
-                outcomes = await asyncio.gather(*pulls, return_exceptions=True)
-            records: list[Record] = []
-            for inlet, outcome in zip(self._inlets, outcomes, strict=True):
-                if isinstance(outcome, BaseException):
-                    if not isinstance(outcome, Exception):
-                        raise outcome
-                    self._failed(outcome, result, f"pulling from {inlet!r}")
-                else:
-                    records += inlet._to_records(outcome)
+            records = await self._apull(update, result)
+            batches = self._process(records, result) if self.processors or self.groupers \
+                else [records]
             outlets = self._outlets
-            for batch in self._batches(records, result):
+            for batch in batches:  # push
                 if len(outlets) == 1:  # no task to spawn, no extra turn of the loop
-                    await self._apush(outlets[0], batch, update, result)
+                    await delivery.apush(outlets[0], batch, update, result)
                 else:
-                    await asyncio.gather(*(self._apush(o, batch, update, result)
+                    await asyncio.gather(*(delivery.apush(o, batch, update, result)
                                            for o in outlets))
-                self._raise_push_errors(result)
-            if positions is not None:
-                self._checkpoint_end(positions, result)
+                delivery.check(result)
+            if cursors is not None:  # commit
+                delivery.commit(cursors, result)
         except BaseException as exc:
-            if positions is not None:
-                self._rewind(positions)
-            self._end(result, started, exc)
+            self._end(result, started, exc, cursors)
             raise
-        self._end(result, started, None)
-        return result
-
-    @staticmethod
-    async def _apull(inlet: Inlet, update: Update) -> Any:
-        if is_async_method(inlet, "pull"):
-            return await inlet.pull(update)
-        loop = sys.modules["asyncio"].get_running_loop()
-        return await loop.run_in_executor(None, inlet.pull, update)
-
-    async def _apush(
-        self, outlet: Outlet, batch: list[Record], update: Update, result: TransferResult
-    ) -> None:
-        prepared = self._prepare(batch, outlet, result)
-        if prepared is None:
-            return
-        attempt = 1
-        while True:
-            try:
-                await _apush_once(outlet, prepared, update)
-            except Exception as exc:
-                delay = self._retry_delay(outlet, exc, attempt, len(prepared), result)
-                if delay is not None and not await self._await_retry(delay):
-                    attempt += 1
-                    continue
-                await self._undeliverable_async(exc, outlet, prepared, attempt, update, result)
-                return
-            result.pushed[outlet] = result.pushed.get(outlet, 0) + len(prepared)
-            return
-
-    def _wait_interruptible(self, delay: float) -> bool:
-        """Block ``delay`` seconds; True if :meth:`interrupt` ended the wait."""
-        with _WAITS:
-            return _WAITS.wait_for(lambda: self._interrupted, timeout=delay)
-
-    async def _await_retry(self, delay: float) -> bool:
-        """Sleep ``delay`` seconds without blocking the loop; True if interrupted."""
-        asyncio = sys.modules["asyncio"]
-        deadline = perf_counter() + delay
-        while not self._interrupted:
-            left = deadline - perf_counter()
-            if left <= 0:
-                return False
-            await asyncio.sleep(min(left, 0.05))
-        return True
-
-    # -- delivery: retries, dead letters, checkpoints ---------------------------------
-
-    def _retry_delay(self, outlet: Outlet, exc: Exception, attempt: int, count: int,
-                     result: TransferResult) -> float | None:
-        """Seconds to wait before retrying ``outlet``, or None to give up."""
-        policy: RetryPolicy | None = getattr(outlet, "retry_policy", None) or self.retry
-        if policy is None or self._interrupted:
-            return None
-        delay = policy.next_delay(exc, attempt)
-        if delay is not None:
-            result.retried[outlet] = result.retried.get(outlet, 0) + 1
-            _LOGGER.warning("%s: push of %d record(s) to %r failed (attempt %d of %d), "
-                            "retrying in %.2f s: %r", result.update, count, outlet, attempt,
-                            policy.attempts, delay, exc)
-        return delay
-
-    def _deliver_sync(self, outlet: Outlet, records: list[Record], update: Update,
-                      result: TransferResult) -> None:
-        attempt = 1
-        while True:
-            try:
-                outlet.push(records, update)
-            except Exception as exc:
-                delay = self._retry_delay(outlet, exc, attempt, len(records), result)
-                if delay is not None and not self._wait_interruptible(delay):
-                    attempt += 1
-                    continue
-                dead = self._dead_letters(exc, outlet, records, attempt)
-                if dead is None:
-                    self._push_failed(exc, outlet, records, result)
-                    return
-                try:
-                    self.dead_letter.push(dead, update)  # type: ignore[union-attr]
-                except Exception as dead_exc:
-                    self._dead_letter_failed(dead_exc, exc, outlet, records, result)
-                else:
-                    self._dead_lettered(exc, outlet, records, result)
-                return
-            result.pushed[outlet] = result.pushed.get(outlet, 0) + len(records)
-            return
-
-    async def _undeliverable_async(self, exc: Exception, outlet: Outlet, records: list[Record],
-                                   attempts: int, update: Update,
-                                   result: TransferResult) -> None:
-        dead = self._dead_letters(exc, outlet, records, attempts)
-        if dead is None:
-            self._push_failed(exc, outlet, records, result)
-            return
-        try:
-            await _apush_once(self.dead_letter, dead, update)  # type: ignore[arg-type]
-        except Exception as dead_exc:
-            self._dead_letter_failed(dead_exc, exc, outlet, records, result)
-        else:
-            self._dead_lettered(exc, outlet, records, result)
-
-    def _dead_letters(self, exc: Exception, outlet: Outlet, records: list[Record],
-                      attempts: int) -> list[Record] | None:
-        """Copies of ``records`` carrying why they were refused; None without a
-        dead-letter outlet."""
-        if self.dead_letter is None:
-            return None
-        info = {"link": ".".join(self._tags) or repr(self), "outlet": repr(outlet),
-                "error": repr(exc), "error_type": type(exc).__name__, "attempts": attempts}
-        dead = []
-        for record in records:
-            copy = Record(record.payload, dict(record.metadata))
-            copy.metadata[DEAD_LETTER] = dict(info)
-            dead.append(copy)
-        for processor in self.dead_letter.processors:  # the outlet's own, as for any push
-            dead = _checked(processor(dead), processor, "processor")
-        return dead
-
-    def _dead_lettered(self, exc: Exception, outlet: Outlet, records: list[Record],
-                       result: TransferResult) -> None:
-        result.errors.append(exc)
-        result._handled += 1
-        result.dead_lettered[outlet] = result.dead_lettered.get(outlet, 0) + len(records)
-        _LOGGER.warning("%s: %d record(s) refused by %r went to the dead-letter outlet %r: %r",
-                        result.update, len(records), outlet, self.dead_letter, exc)
-
-    def _dead_letter_failed(self, dead_exc: Exception, exc: Exception, outlet: Outlet,
-                            records: list[Record], result: TransferResult) -> None:
-        _LOGGER.error("%s: the dead-letter outlet %r refused %d record(s) too: %r",
-                      result.update, self.dead_letter, len(records), dead_exc)
-        self._push_failed(exc, outlet, records, result)
-
-    def _checkpoint_key(self, index: int, inlet: Inlet) -> str:
-        own = inlet.checkpoint_key or f"{index}:{type(inlet).__name__}"
-        return f"{'.'.join(self._tags)}/{own}"
-
-    def _checkpoint_begin(self) -> dict[int, Any]:
-        """Resume from the store on the first transfer; return the cursors before pulling."""
-        store = self.state_store
-        assert store is not None
-        positions: dict[int, Any] = {}
-        for index, inlet in enumerate(self._inlets):
-            if type(inlet).seek is Inlet.seek:
-                continue
-            if not self._resumed:
-                saved = store.get(self._checkpoint_key(index, inlet))
-                if saved is not None:
-                    inlet.seek(saved)
-                    _LOGGER.info("%r resumes from its committed cursor %r", inlet, saved)
-            positions[index] = inlet.cursor
-        self._resumed = True
-        return positions
-
-    def _checkpoint_end(self, positions: dict[int, Any], result: TransferResult) -> None:
-        """Commit the cursors if every record was delivered; else re-read next time."""
-        if result.undelivered or len(result.errors) > result._handled:
-            self._rewind(positions)
-            return
-        store = self.state_store
-        assert store is not None
-        for index in positions:
-            inlet = self._inlets[index]
-            store.set(self._checkpoint_key(index, inlet), inlet.cursor)
-        result.committed = True
-
-    def _rewind(self, positions: dict[int, Any]) -> None:
-        for index, cursor in positions.items():
-            try:
-                self._inlets[index].seek(cursor)
-            except Exception:
-                _LOGGER.exception("%r could not rewind to %r", self._inlets[index], cursor)
+        return self._end(result, started, None, cursors)
 
     # -- transfer steps shared by the sync and async paths ----------------------------
+
+    async def _apull(self, update: Update, result: TransferResult) -> list[Record]:
+        """Pull every inlet concurrently; async pulls go to gather as they are."""
+        asyncio = sys.modules["asyncio"]
+        pulls = [inlet.pull(update) if is_async_method(inlet, "pull")
+                 else _apull_sync(inlet, update) for inlet in self._inlets]
+        if len(pulls) > self.inlet_concurrency:
+            semaphore = asyncio.Semaphore(self.inlet_concurrency)
+            pulls = [_limited(semaphore, p) for p in pulls]
+        if len(pulls) == 1:  # no task to spawn, no extra turn of the loop
+            try:
+                outcomes: list[Any] = [await pulls[0]]
+            except Exception as exc:
+                outcomes = [exc]
+        else:
+            outcomes = await asyncio.gather(*pulls, return_exceptions=True)
+        records: list[Record] = []
+        for inlet, outcome in zip(self._inlets, outcomes, strict=True):
+            if isinstance(outcome, BaseException):
+                if not isinstance(outcome, Exception):
+                    raise outcome
+                self._failed(outcome, result, f"pulling from {inlet!r}")
+            else:
+                records += inlet._to_records(outcome)
+        result.pulled = len(records)
+        return records
+
+    def _process(self, records: list[Record], result: TransferResult) -> list[list[Record]]:
+        """The link's processors, then its groupers: the batches to push."""
+        for processor in self.processors:
+            try:
+                records = returned_list(processor(records), processor, "processor")
+            except Exception as exc:
+                self._failed(exc, result, f"link processor {processor!r}")
+        batches = [records]
+        for grouper in self.groupers:
+            try:
+                batches = returned_list(grouper(batches), grouper, "grouper")
+            except Exception as exc:
+                self._failed(exc, result, f"grouper {grouper!r}")
+        return batches
 
     def _failed(self, exc: Exception, result: TransferResult, doing: str) -> None:
         """An inlet, processor or grouper failed: raise, or log and go on."""
@@ -624,57 +449,6 @@ class Link:
         if not self.ignore_exceptions:
             raise exc
         _LOGGER.error("%s: %s raised (ignored): %r", result.update, doing, exc, exc_info=exc)
-
-    def _batches(self, records: list[Record], result: TransferResult) -> list[list[Record]]:
-        result.pulled = len(records)  # before the processors (the async path's count)
-        for processor in self.processors:
-            try:
-                records = _checked(processor(records), processor, "processor")
-            except Exception as exc:
-                self._failed(exc, result, f"link processor {processor!r}")
-        batches = [records]
-        for grouper in self.groupers:
-            try:
-                batches = _checked(grouper(batches), grouper, "grouper")
-            except Exception as exc:
-                self._failed(exc, result, f"grouper {grouper!r}")
-        return batches
-
-    def _prepare(
-        self, batch: list[Record], outlet: Outlet, result: TransferResult
-    ) -> list[Record] | None:
-        """The batch as ``outlet`` receives it: copied if asked, then its processors.
-        None when a processor failed and the error is ignored (logged with the count)."""
-        try:
-            records = _copy_records(batch) if self.copy_records else list(batch)
-            for processor in outlet.processors:
-                records = _checked(processor(records), processor, "processor")
-        except Exception as exc:
-            self._push_failed(exc, outlet, batch, result)
-            return None
-        return records
-
-    def _push_failed(
-        self, exc: Exception, outlet: Outlet, records: list[Record], result: TransferResult
-    ) -> None:
-        result.errors.append(exc)
-        lost = len(records)
-        said = getattr(exc, "undelivered", None)  # a TransferError may say "only some"
-        if isinstance(exc, TransferError) and isinstance(said, int) and 0 < said < lost:
-            result.pushed[outlet] = result.pushed.get(outlet, 0) + lost - said
-            lost = said
-        result.undelivered[outlet] = result.undelivered.get(outlet, 0) + lost
-        if self.ignore_exceptions:
-            _LOGGER.error(
-                "%s: %d record(s) not delivered to %r (error ignored): %r; records: %s",
-                result.update, lost, outlet, exc, _short.repr(records), exc_info=exc,
-            )
-
-    def _raise_push_errors(self, result: TransferResult) -> None:
-        if result.undelivered and not self.ignore_exceptions:
-            lost = ", ".join(f"{n} to {o!r}" for o, n in result.undelivered.items())
-            _LOGGER.error("%s: records not delivered: %s", result.update, lost)
-            raise result.errors[-1]
 
     def __repr__(self) -> str:
         schedule = self._schedule
@@ -704,23 +478,11 @@ def _link_schedule(interval: Any, schedule: Any) -> Schedule:
     return as_schedule(schedule, "Link", "schedule")
 
 
-async def _apush_once(outlet: Outlet, records: list[Record], update: Update) -> None:
-    if is_async_method(outlet, "push"):
-        await outlet.push(records, update)
-    else:
-        loop = sys.modules["asyncio"].get_running_loop()
-        await loop.run_in_executor(None, outlet.push, records, update)
+async def _apull_sync(inlet: Inlet, update: Update) -> Any:
+    loop = sys.modules["asyncio"].get_running_loop()
+    return await loop.run_in_executor(None, inlet.pull, update)
 
 
 async def _limited(semaphore: asyncio.Semaphore, awaitable: Any) -> Any:
     async with semaphore:
         return await awaitable
-
-
-def _checked(value: Any, func: Callable[..., Any], what: str) -> Any:
-    if not isinstance(value, list):
-        raise TypeError(
-            f"{what} {func!r} returned {type(value).__name__}, not a list; "
-            f"a {what} must return the list of records{' batches' if what == 'grouper' else ''}"
-        )
-    return value
