@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib.util
+import json
 import os
 import re
 import shutil
@@ -120,9 +121,14 @@ def find_redis_server(tls: bool = False) -> str:
 
 
 class RedisServer:
-    """``redis-server`` on 127.0.0.1 and a free port, no persistence, in the foreground."""
+    """``redis-server`` on 127.0.0.1 and a free port, no persistence, in the foreground.
 
-    def __init__(self, workdir: Path, tls: dict[str, str] | None = None) -> None:
+    With ``persist=True`` it writes every change to an append-only file (fsync always),
+    so that :meth:`halt` then :meth:`resume` (on the same port) is a server restart that
+    keeps its data, as a production Redis does."""
+
+    def __init__(self, workdir: Path, tls: dict[str, str] | None = None,
+                 persist: bool = False) -> None:
         """``tls``: paths ``cert``, ``key`` and ``ca`` to serve TLS only (``rediss://``)."""
         binary = find_redis_server(tls=tls is not None)
         self.binary = binary
@@ -136,11 +142,16 @@ class RedisServer:
             self.url = (f"rediss://127.0.0.1:{self.port}/0?ssl_cert_reqs=required"
                         f"&ssl_ca_certs={tls['ca']}")
         self.log = workdir / "redis.log"
-        self._out = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(
-            [binary, *ports, "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--daemonize", "no", "--dir", str(workdir)],
-            stdout=self._out, stderr=subprocess.STDOUT, start_new_session=True)
+        self._out = open(self.log, "ab")  # noqa: SIM115 - closed in stop()
+        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if persist \
+            else ["--appendonly", "no"]
+        self._cmd = [binary, *ports, "--bind", "127.0.0.1", "--save", "", *persistence,
+                     "--daemonize", "no", "--dir", str(workdir)]
+        self._launch()
+
+    def _launch(self) -> None:
+        self.proc = subprocess.Popen(self._cmd, stdout=self._out, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
         client = redis.Redis.from_url(self.url)
         try:
             wait_until(lambda: self._ping(client), 15, "redis-server to answer PING")
@@ -160,6 +171,15 @@ class RedisServer:
 
     def client(self) -> Any:
         return redis.Redis.from_url(self.url, decode_responses=True)
+
+    def halt(self) -> None:
+        """Stop the server (SIGTERM: with ``persist`` its data is on disk), keeping its
+        port and files for :meth:`resume`."""
+        stop_process(self.proc)
+
+    def resume(self) -> None:
+        """Start the server again on the same port, with the data it had."""
+        self._launch()
 
     def stop(self) -> None:
         stop_process(self.proc)
@@ -267,3 +287,42 @@ def processes(workdir: Path, env: dict[str, str]) -> Iterator[Processes]:
         yield procs
     finally:
         procs.stop_all()
+
+
+def tick_ms(tick: str) -> int:
+    """A tick's time (ISO 8601, as beat sends it or TickInlet writes it) in ms."""
+    import datetime
+
+    return round(datetime.datetime.fromisoformat(tick).timestamp() * 1000)
+
+
+def count_ticks(db: Path, client: Any, prefix: str, link: str, interval_ms: int,
+                first: int, last: int) -> dict[str, list[int]]:
+    """The link's tick grid from ``first`` to ``last`` (ms, both included), accounted for:
+
+    ``ran`` by a worker (a row of TickTableOutlet's table); ``coalesced`` by beat into a
+    later tick (``PREFIX:coalesced:LINK:TICK``); ``skipped`` by a worker, recorded and
+    logged, because the next tick was due before it could start (``PREFIX:done:...``
+    with status ``skipped``). ``lost``: none of these; ``duplicated``: more than one, or
+    run twice.
+    """
+    import sqlite3
+
+    with sqlite3.connect(db, timeout=30) as conn:
+        ran = [tick_ms(t) for (t,) in conn.execute("SELECT tick FROM ticks WHERE link = ?",
+                                                   (link,))]
+        ran += [tick_ms(t) for (t,) in conn.execute(
+            "SELECT tick FROM duplicates WHERE link = ?", (link,))]
+    coalesced: list[int] = []
+    for key in client.scan_iter(f"{prefix}:coalesced:{link}:*"):
+        record = json.loads(client.get(key))  # its "into" tick is on the grid: it must run
+        coalesced += [record["first"] + i * interval_ms for i in range(record["count"])]
+    skipped = []
+    for key in client.scan_iter(f"{prefix}:done:{link}:*"):
+        if json.loads(client.get(key)).get("status") == "skipped":
+            skipped.append(tick_ms(key.split(f"{prefix}:done:{link}:", 1)[1]))
+    accounted = ran + coalesced + skipped
+    grid = range(first, last + 1, interval_ms)
+    return {"ran": sorted(ran), "coalesced": sorted(coalesced), "skipped": sorted(skipped),
+            "lost": [t for t in grid if t not in accounted],
+            "duplicated": sorted({t for t in accounted if accounted.count(t) > 1})}

@@ -86,7 +86,8 @@ class RabbitServer:
         self.epmd: subprocess.Popen[bytes] | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         self._epmd_out = open(self.epmd_log, "wb")  # noqa: SIM115 - closed in stop()
-        self._out = open(self.log, "wb")  # noqa: SIM115 - closed in stop()
+        self._out = open(self.log, "ab")  # noqa: SIM115 - closed in stop()
+        self._script, self._env = script, env
         started = time.monotonic()
         try:
             # our own epmd on a free port (not the machine's 4369), stopped in stop()
@@ -95,16 +96,29 @@ class RabbitServer:
                                          start_new_session=True)
             wait_until(lambda: self._alive(self.epmd, "epmd", self.epmd_log)
                        and _accepts(self.epmd_port), 10, "epmd to listen")
-            self.proc = subprocess.Popen([script], env=env, cwd=workdir, stdout=self._out,
-                                         stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                         start_new_session=True)
-            wait_until(self._ready, START_TIMEOUT, "rabbitmq-server to accept AMQP "
-                       "connections", step=0.1)
+            self._launch()
         except BaseException:
             self.stop()
             raise
         #: seconds from launch to the first AMQP connection accepted
         self.start_seconds = time.monotonic() - started
+
+    def _launch(self) -> None:
+        self.proc = subprocess.Popen([self._script], env=self._env, cwd=self.workdir,
+                                     stdout=self._out, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        wait_until(self._ready, START_TIMEOUT, "rabbitmq-server to accept AMQP "
+                   "connections", step=0.1)
+
+    def halt(self) -> None:
+        """Stop the broker (its durable queues and persistent messages stay on disk),
+        keeping its node name, ports and data for :meth:`resume`."""
+        if self.proc is not None:
+            stop_process(self.proc, grace=15)
+
+    def resume(self) -> None:
+        """Start the broker again with the same node, ports and data."""
+        self._launch()
 
     @staticmethod
     def _alive(proc: subprocess.Popen[bytes] | None, name: str, log: Path) -> bool:

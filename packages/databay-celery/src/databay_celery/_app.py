@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from celery import Celery, bootsteps, signals
@@ -32,6 +33,35 @@ class _WakeHub(bootsteps.StartStopStep):  # type: ignore[misc]
             worker.hub.call_repeatedly(1.0, lambda: None)
 
 
+def _patch_kombu_redis() -> None:
+    """Make kombu's Redis transport report a torn-down connection as a connection error.
+
+    When the Redis broker goes away while a worker holds unacknowledged messages, the
+    consumer closes its connection, and closing the channel tries to restore those
+    messages through a connection kombu has already dropped: an ``AttributeError``
+    (``'NoneType' object has no attribute 'hostname'``) that Celery treats as
+    unrecoverable, so the worker exits instead of reconnecting. As a connection error it
+    is ignored like the others; the messages stay unacknowledged in Redis and are
+    delivered again after ``visibility_timeout`` (the tick records make that harmless).
+    """
+    from kombu.transport import redis as transport
+
+    channel = transport.Channel
+    if getattr(channel, "_databay_patched", False):
+        return
+    original: Callable[..., Any] = channel._connparams
+
+    def _connparams(self: Any, asynchronous: bool = False) -> Any:
+        if self.connection is None or self.connection.client is None:
+            import redis
+
+            raise redis.ConnectionError("the connection to the Redis broker was closed")
+        return original(self, asynchronous=asynchronous)
+
+    channel._connparams = _connparams  # type: ignore[method-assign]
+    setattr(channel, "_databay_patched", True)  # noqa: B010 - not a declared attribute
+
+
 def make_app(settings: Settings | None = None, **given: Any) -> Celery:
     """A Celery app for ``settings`` (by default :meth:`Settings.from_env`) with the
     ``databay.tick`` task. Only JSON crosses the wire: a link name and a tick time."""
@@ -41,6 +71,8 @@ def make_app(settings: Settings | None = None, **given: Any) -> Celery:
         raise TypeError("make_app() takes settings or keyword arguments, not both")
     # Celery and kombu hide a URL's password, not credentials in its query string
     install_log_filter(*_DRIVER_LOGGERS)
+    if settings.broker_url.partition("://")[0].lower() in ("redis", "rediss", "sentinel"):
+        _patch_kombu_redis()
     app = Celery("databay", broker=settings.broker_url, set_as_current=False)
     app.steps["worker"].add(_WakeHub)
     options: dict[str, Any] = {

@@ -3,6 +3,11 @@
 Ticks sit on a grid shared by every beat: multiples of the link's interval since the
 Unix epoch (UTC). A beat that takes over (standby) or restarts continues the same grid,
 so tick names match and the tick records keep each tick to one run.
+
+Ticks beat could not publish in time (the broker or Redis was unreachable, no beat ran
+during a takeover, beat was stalled) are **coalesced** into one run, as on every databay
+planner: the latest tick that fell due is published, and the ones before it are logged
+and recorded in Redis (``PREFIX:coalesced:LINK:TICK``), so that no tick goes silently.
 """
 
 from __future__ import annotations
@@ -15,9 +20,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import redis
 from databay.errors import DatabayError
 
 from databay_celery._guard import Guard, Lease
+from databay_celery._outage import Outage
 from databay_celery._registry import format_tick
 from databay_celery._settings import Settings, redact
 from databay_celery._worker import TASK_NAME
@@ -51,6 +58,23 @@ class Schedule:
                              f"resolution of CeleryPlanner ticks")
         return cls(name, ms, immediate)
 
+    def first(self, now: int) -> int:
+        """The first tick of a beat starting at ``now`` with no previous beat's ticks."""
+        current = self.latest(now)
+        return current if self.immediate else self.after(current)
+
+    def latest(self, now: int) -> int:
+        """The latest tick at or before ``now``."""
+        return now // self.interval_ms * self.interval_ms
+
+    def after(self, at: int) -> int:
+        """The tick after the tick ``at``."""
+        return at + self.interval_ms
+
+    def count(self, first: int, last: int) -> int:
+        """How many ticks lie in ``[first, last)``."""
+        return max(0, -(-(last - first) // self.interval_ms))
+
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
@@ -76,6 +100,14 @@ class Beat:
         #: set once this beat holds the lock and publishes
         self.leading = threading.Event()
         self.published = 0
+        # the backoff stays well below beat_lease: beat takes its lock back after an
+        # outage before a standby may (see _acquire)
+        cap = min(5.0, self.settings.beat_lease / 3)
+        self._redis = self.guard.outage
+        self._redis.cap = min(self._redis.cap, cap)
+        self._broker = (self._redis if settings.broker_url == settings.redis_url
+                        else Outage(f"the broker {redact(settings.broker_url)}", cap=cap))
+        self._notes: list[tuple[str, int, tuple[int, int] | None]] = []
 
     def _refusal(self) -> str:
         holder = self.guard.beat_holder() or {}
@@ -90,63 +122,83 @@ class Beat:
                 f"one as a standby (--standby / standby=True) to take over when it stops")
 
     def _acquire(self, stop: threading.Event) -> Lease | None:
-        lease = self.guard.lock_beat(self.pipeline)
-        if lease is not None:
-            return lease
-        if not self.standby:
-            raise BeatLockedError(self._refusal())
-        _LOGGER.warning("beat on standby: %s", self._refusal().split(". A second")[0])
+        """The beat lock; None when stopped first. Waits through Redis outages.
+
+        After an outage a standby keeps off the lock for ``beat_lease`` seconds of Redis
+        answering: the running beat (which retries every second) takes its lock back
+        first, so an outage that hit every beat does not move the lead."""
         step = min(self.settings.beat_lease / 3, 1.0)
-        while lease is None:
-            if stop.wait(step):
+        quiet_until = 0.0
+        announced = False
+        while True:
+            try:
+                if time.monotonic() < quiet_until:
+                    self.guard.ping()
+                else:
+                    lease = self.guard.lock_beat(self.pipeline)
+                    if lease is not None:
+                        self._redis.recovered()
+                        if announced:
+                            _LOGGER.warning("beat took over: it now publishes the ticks")
+                        return lease
+                    if not self.standby:
+                        raise BeatLockedError(self._refusal())
+                    if not announced:
+                        _LOGGER.warning("beat on standby: %s",
+                                        self._refusal().split(". A second")[0])
+                        announced = True
+                self._redis.recovered()
+                wait = step
+            except redis.RedisError as exc:
+                wait = self._redis.failed(exc, "beat, taking the beat lock")
+                if self.standby:
+                    quiet_until = time.monotonic() + self.settings.beat_lease
+            if self._redis.active:
+                self._redis.pause(wait, stop)  # or less: another try as soon as it answers
+            else:
+                stop.wait(wait)
+            if stop.is_set():
                 return None
-            lease = self.guard.lock_beat(self.pipeline)
-        _LOGGER.warning("beat took over: it now publishes the ticks")
-        return lease
 
     def run(self, stop: threading.Event) -> None:
-        """Hold the beat lock and publish ticks until ``stop`` is set."""
-        lease = self._acquire(stop)
-        if lease is None:
-            return
-        lease.keep()
-        self.leading.set()
-        try:
-            self._loop(stop, lease)
-        finally:
-            self.leading.clear()
-            lease.release()
+        """Hold the beat lock and publish ticks until ``stop`` is set.
 
-    @property
-    def catch_up_ms(self) -> int:
-        """How late a tick may still be published: ticks missed during a takeover or a
-        stall shorter than this are published late; older ones are logged as missed."""
-        return int(self.settings.beat_lease * 2000)
+        A standby that loses the lock to another beat goes back to standby; any other
+        beat raises :class:`BeatLockLostError`."""
+        while not stop.is_set():
+            lease = self._acquire(stop)
+            if lease is None:
+                return
+            lease.keep()
+            self.leading.set()
+            try:
+                self._loop(stop, lease)
+            except BeatLockLostError:
+                if not self.standby:
+                    raise
+                _LOGGER.warning("beat lost its lock to another beat: back to standby")
+            finally:
+                self.leading.clear()
+                lease.release()
 
-    def _catch_up(self, name: str, at: int, interval: int, now: int) -> int:
-        oldest = now - self.catch_up_ms
-        if at >= oldest:
-            return at
-        missed = -(-(oldest - at) // interval)
-        _LOGGER.warning("link %r: %d tick(s) from %s were not published in time (no beat "
-                        "ran, or beat was stalled) and are dropped", name, missed,
-                        format_tick(at))
-        return at + missed * interval
-
-    def _start_points(self) -> dict[str, int]:
-        now = _now_ms()
-        points: dict[str, int] = {}
-        for name, s in self.schedules.items():
-            current = now // s.interval_ms * s.interval_ms
-            last = self.guard.last_published(name)
-            if last is not None:  # continue the previous beat's ticks
-                points[name] = self._catch_up(name, last + s.interval_ms, s.interval_ms, now)
-            else:
-                points[name] = current if s.immediate else current + s.interval_ms
-        return points
+    def _start_points(self, stop: threading.Event) -> dict[str, int]:
+        """The next tick of each link: after the last one a beat published, else the
+        first of the grid."""
+        while True:
+            try:
+                now = _now_ms()
+                points: dict[str, int] = {}
+                for name, s in self.schedules.items():
+                    last = self.guard.last_published(name)
+                    points[name] = s.first(now) if last is None else s.after(last)
+                self._redis.recovered()
+                return points
+            except redis.RedisError as exc:
+                self._redis.pause(self._redis.failed(exc, "beat, reading the last published "
+                                                         "ticks"), stop)
 
     def _loop(self, stop: threading.Event, lease: Lease) -> None:
-        points = self._start_points()
+        points = self._start_points(stop)
         _LOGGER.info("beat publishes %d link(s) to queue %r: %s", len(points),
                      self.settings.queue, ", ".join(points))
         renew_every = self.settings.beat_lease / 3
@@ -154,33 +206,69 @@ class Beat:
             if lease.lost.is_set():
                 raise BeatLockLostError(
                     "beat lost its lock (it could not renew it within beat_lease): another "
-                    "beat may have taken over; stopping so that ticks are not published twice")
+                    "beat has taken over; stopping so that ticks are not published twice")
+            self._flush_notes()
             now = _now_ms()
             due = [name for name, at in points.items() if at <= now]
             if not due:
                 wait = (min(points.values()) - now) / 1000 if points else renew_every
                 stop.wait(min(wait, renew_every))
                 continue
+            if not lease.valid:
+                # not surely leading (Redis unreachable for longer than the lease): publish
+                # nothing until the lock is renewed; the ticks due by then are coalesced
+                stop.wait(min(1.0, self.settings.beat_lease / 10))
+                continue
             for name in due:
                 s = self.schedules[name]
-                at = points[name]
+                first = points[name]
+                at = s.latest(now)  # >= first: the latest tick that fell due
+                if self._paused():
+                    _LOGGER.info("tick %s of link %r not published: paused",
+                                 format_tick(at), name)
+                    points[name] = s.after(at)
+                    continue
                 try:
-                    if self._paused():
-                        _LOGGER.info("tick %s of link %r not published: paused",
-                                     format_tick(at), name)
-                    else:
-                        self.publish(name, at)
+                    self._send(name, at)
                 except Exception as exc:
-                    _LOGGER.error("beat could not publish tick %s of link %r (trying again "
-                                  "in %.1f s): %r", format_tick(at), name, self.settings.poll,
-                                  exc)
-                    stop.wait(self.settings.poll)
+                    # the tick stays due: when the broker answers again, the ticks that
+                    # fell due meanwhile are coalesced into one
+                    self._broker.pause(self._broker.failed(
+                        exc, f"beat, publishing tick {format_tick(at)} of link {name!r}"),
+                        stop)
                     break
-                points[name] = self._catch_up(name, at + s.interval_ms, s.interval_ms,
-                                              _now_ms())
+                self._broker.recovered()
+                missed = s.count(first, at)
+                if missed:
+                    _LOGGER.warning("link %r: %d tick(s) from %s could not be published in "
+                                    "time (broker or Redis unreachable, no beat running, or "
+                                    "beat stalled) and were coalesced into tick %s",
+                                    name, missed, format_tick(first), format_tick(at))
+                self._note(name, at, (first, missed) if missed else None)
+                points[name] = s.after(at)
+
+    def _send(self, name: str, at: int) -> None:
+        self.app.send_task(TASK_NAME, args=[name, format_tick(at)], queue=self.settings.queue)
+        self.published += 1
+
+    def _note(self, name: str, at: int, coalesced: tuple[int, int] | None) -> None:
+        """Record the published tick in Redis; kept here and written later while Redis
+        cannot be reached (the broker may be another server)."""
+        self._notes.append((name, at, coalesced))
+        self._flush_notes()
+
+    def _flush_notes(self) -> None:
+        while self._notes:
+            name, at, coalesced = self._notes[0]
+            try:
+                self.guard.note_published(name, at, coalesced, format_tick(at))
+            except redis.RedisError as exc:
+                self._redis.failed(exc, "beat, noting the published ticks")
+                return
+            self._redis.recovered()
+            self._notes.pop(0)
 
     def publish(self, name: str, at: int) -> None:
         """Send one tick message, then note it as the link's last published tick."""
-        self.app.send_task(TASK_NAME, args=[name, format_tick(at)], queue=self.settings.queue)
+        self._send(name, at)
         self.guard.set_published(name, at)
-        self.published += 1

@@ -7,6 +7,7 @@ Keys (``P`` is the settings' prefix):
 ``P:lock:LINK``          the link's lock, with a lease renewed while its transfer runs
 ``P:beat``               the beat lock, with a lease renewed while beat runs
 ``P:last:LINK``          the last tick beat published for the link
+``P:coalesced:LINK:TICK`` ticks beat could not publish in time, coalesced into TICK
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from typing import Any
 import redis
 from redis.exceptions import LockError
 
-from databay_celery._settings import Settings
+from databay_celery._outage import Outage
+from databay_celery._settings import Settings, redact
 
 __all__ = ["Guard", "Lease", "identity"]
 
@@ -77,16 +79,32 @@ _renewer = _Renewer()
 
 class Lease:
     """A held Redis lock, renewed every third of its lease (by one shared thread) until
-    released."""
+    released.
 
-    def __init__(self, lock: Any, what: str, lease: float) -> None:
+    While Redis is unreachable the renewal is retried (logged once per outage). When
+    Redis answers again and the lock is no longer ours (it expired during a long outage,
+    or Redis restarted without its data) but nobody else holds it, it is taken back with
+    the same token; only a lock another process holds now counts as :attr:`lost`.
+    """
+
+    def __init__(self, lock: Any, what: str, lease: float, token: str,
+                 outage: Outage | None = None) -> None:
         self._lock = lock
         self._what = what
         self._lease = lease
+        self._token = token
         self.renew_at = time.monotonic() + lease / 3
+        #: until when (monotonic) the lock is surely ours: the last renewal plus the lease
+        self.valid_until = time.monotonic() + lease
         self.lost = threading.Event()
         self._released = False
         self._mutex = threading.Lock()
+        self._outage = outage if outage is not None else Outage("Redis")
+
+    @property
+    def valid(self) -> bool:
+        """Whether the lock is surely still ours (renewed less than a lease ago)."""
+        return not self.lost.is_set() and time.monotonic() < self.valid_until
 
     def keep(self) -> Lease:
         """Renew the lease in the background until :meth:`release`."""
@@ -94,44 +112,71 @@ class Lease:
         return self
 
     def renew(self) -> bool:
-        """Reset the lease now; False when the lock was lost (expired and taken)."""
+        """Reset the lease now (taking the lock back when it is free); False when it was
+        lost (expired and taken by another holder). Raises ``redis.RedisError`` when
+        Redis cannot be reached."""
+        started = time.monotonic()
         try:
             self._lock.reacquire()
         except LockError:
-            self.lost.set()
-            return False
+            # not ours any more: expired during an outage longer than the lease, or Redis
+            # came back without its data; take it back unless someone else holds it
+            if not self._lock.acquire(blocking=False, token=self._token):
+                self.lost.set()
+                return False
+            _LOGGER.warning("the lock of %s had expired (Redis restarted without its data, "
+                            "or it was unreachable for longer than the lease) and nobody "
+                            "else held it: taken back", self._what)
+        self.valid_until = started + self._lease
         return True
 
     def _renew_once(self) -> None:
         with self._mutex:
             if self._released:
+                self._release_later()
                 return
             self.renew_at = time.monotonic() + self._lease / 3
             try:
                 if self.renew():
+                    self._outage.recovered()
                     return
             except redis.RedisError as exc:
-                _LOGGER.warning("renewing the lock of %s failed, retrying: %r", self._what, exc)
-                self.renew_at = time.monotonic() + min(1.0, self._lease / 10)
+                # retried every second at most, so the lock is taken back at once
+                self.renew_at = time.monotonic() + self._outage.failed(
+                    exc, f"renewing the lock of {self._what}", cap=self._retry)
                 return
         _renewer.discard(self)
-        _LOGGER.error("the lock of %s expired before it was renewed (was this process paused "
-                      "for longer than its lease?): another process may hold it now",
-                      self._what)
+        _LOGGER.error("the lock of %s expired before it was renewed (this process was "
+                      "paused, or could not reach Redis, for longer than its lease) and "
+                      "another process holds it now", self._what)
+
+    @property
+    def _retry(self) -> float:
+        return min(1.0, self._lease / 10)
 
     def release(self) -> None:
-        """Stop renewing and release the lock (if still held)."""
-        _renewer.discard(self)
+        """Stop renewing and release the lock (if still held). While Redis is unreachable
+        the renewal thread releases it as soon as Redis answers (a tick redelivered
+        meanwhile would otherwise wait for the lease to expire)."""
         with self._mutex:
             self._released = True
+            self._release_later(first=True)
+
+    def _release_later(self, first: bool = False) -> None:
         try:
             self._lock.release()
         except LockError:
-            if not self.lost.is_set():
+            if first and not self.lost.is_set():
                 _LOGGER.warning("the lock of %s had expired when it was released", self._what)
         except redis.RedisError as exc:
-            _LOGGER.warning("releasing the lock of %s failed (it expires by itself): %r",
-                            self._what, exc)
+            self.renew_at = time.monotonic() + self._outage.failed(
+                exc, f"releasing the lock of {self._what}", cap=self._retry)
+            if first:
+                _renewer.add(self)
+            return
+        else:
+            self._outage.recovered()
+        _renewer.discard(self)
 
 
 class Guard:
@@ -143,6 +188,8 @@ class Guard:
             settings.redis_url, decode_responses=True, health_check_interval=30,
             socket_timeout=10, socket_connect_timeout=10)
         self._p = settings.prefix
+        #: the outages of this Redis, logged once each for every user of this guard
+        self.outage = Outage(f"Redis {redact(settings.redis_url)}")
 
     # -- keys --------------------------------------------------------------------------
 
@@ -192,7 +239,7 @@ class Guard:
         token = json.dumps({"tick": tick, "worker": identity()})
         if not lock.acquire(token=token):
             return None
-        return Lease(lock, f"link {link!r}", lease)
+        return Lease(lock, f"link {link!r}", lease, token, self.outage)
 
     def holder(self, link: str) -> dict[str, Any] | None:
         """Who holds the link's lock (``tick``, ``worker``), or None."""
@@ -209,7 +256,7 @@ class Guard:
         token = json.dumps({"worker": identity(), "since": time.time(), "pipeline": pipeline})
         if not lock.acquire(token=token):
             return None
-        return Lease(lock, "beat", lease)
+        return Lease(lock, "beat", lease, token, self.outage)
 
     def beat_holder(self) -> dict[str, Any] | None:
         raw = self.client.get(self.beat_key)
@@ -224,6 +271,28 @@ class Guard:
 
     def set_published(self, link: str, tick_ms: int) -> None:
         self.client.set(self._key("last", link), str(tick_ms))
+
+    def note_published(self, link: str, tick_ms: int, coalesced: tuple[int, int] | None,
+                       into: str) -> None:
+        """Note a published tick (and the ticks coalesced into it) in one round trip."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.set(self._key("last", link), str(tick_ms))
+        if coalesced is not None:
+            first, count = coalesced
+            ttl = int(self.settings.record_ttl * 1000)
+            record = json.dumps({"first": first, "count": count, "into": tick_ms,
+                                 "beat": identity(), "at": time.time()})
+            pipe.set(self._key("coalesced", link, into), record, px=ttl)
+        pipe.execute()
+
+    def coalesced(self, link: str, tick: str) -> dict[str, Any] | None:
+        """The record of the ticks beat coalesced into ``tick``: ``first`` (ms since the
+        epoch), ``count`` (ticks before ``tick`` that did not run on their own)."""
+        raw = self.client.get(self._key("coalesced", link, tick))
+        return None if raw is None else _loads(raw)
+
+    def ping(self) -> bool:
+        return bool(self.client.ping())
 
     def close(self) -> None:
         with contextlib.suppress(Exception):  # closing is best effort

@@ -10,8 +10,10 @@ import time
 from typing import Any
 
 import redis
+from celery.exceptions import Reject
 
 from databay_celery._guard import Guard, identity
+from databay_celery._outage import Outage
 from databay_celery._registry import (
     Tick,
     _reset_current,
@@ -69,16 +71,61 @@ def run_tick(task: Any, link_name: Any, tick: Any) -> str:
                       "pipeline file?", tick, link_name, ", ".join(registry.names()) or "none",
                       registry.source)
         return "unknown"
-    try:
-        return _guarded(guard_for(settings), link, link_name, tick, when)
-    except Wait as wait:
-        _LOGGER.debug("tick %s of link %r waits %.2f s: %s", tick, link_name,
-                      wait.countdown, wait)
-        raise task.retry(countdown=wait.countdown, max_retries=None) from None
-    except redis.RedisError as exc:
-        _LOGGER.warning("tick %s of link %r: Redis is unreachable, trying again in %.1f s: "
-                        "%r", tick, link_name, settings.poll, exc)
-        raise task.retry(countdown=settings.poll, max_retries=None) from None
+    guard = guard_for(settings)
+    while True:
+        try:
+            status = _guarded(guard, link, link_name, tick, when)
+        except Wait as wait:
+            guard.outage.recovered()
+            _LOGGER.debug("tick %s of link %r waits %.2f s: %s", tick, link_name,
+                          wait.countdown, wait)
+            try:
+                raise task.retry(countdown=wait.countdown, max_retries=None) from None
+            except Reject as rejected:
+                # Celery could not send the retry (the broker is unreachable) and would
+                # drop the message: keep the tick here and try again when it answers
+                _wait_out(_broker_outage, rejected.reason, f"re-sending tick {tick} of "
+                          f"link {link_name!r}", max(wait.countdown, 0.1), tick, link_name)
+        except redis.RedisError as exc:
+            # nothing of the tick is given up: wait here until Redis answers
+            _wait_out(guard.outage, exc, f"running tick {tick} of link {link_name!r}",
+                      None, tick, link_name)
+        else:
+            guard.outage.recovered()
+            _broker_outage.recovered()
+            return status
+
+
+_broker_outage = Outage("the broker")
+
+
+def _stopping() -> bool:
+    from celery.worker import state
+
+    # a warm shutdown sets should_stop to 0 (EX_OK): compare with None, not truth
+    return state.should_stop is not None or state.should_terminate is not None
+
+
+def _wait_out(outage: Outage, exc: Any, doing: str, at_least: float | None, tick: str,
+              name: str) -> None:
+    """Wait before the next try of a tick (backoff while ``outage`` lasts); when the
+    worker stops meanwhile, hand the message back to the broker instead."""
+    delay = outage.failed(exc if isinstance(exc, BaseException) else RuntimeError(exc),
+                          doing)
+    if at_least is not None:
+        delay = max(delay, at_least)
+    deadline = time.monotonic() + delay
+    while True:
+        if _stopping():
+            # requeued when the broker answers; else it stays unacknowledged, and the
+            # broker delivers it again (RabbitMQ at once, Redis after visibility_timeout)
+            _LOGGER.warning("tick %s of link %r handed back to the broker: the worker stops "
+                            "while %s is unreachable", tick, name, outage.what)
+            raise Reject(f"worker stopping during an outage of {outage.what}", requeue=True)
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return
+        outage.pause(min(left, 0.25))
 
 
 def _guarded(guard: Guard, link: Any, name: str, tick: str, when: datetime.datetime) -> str:
@@ -106,20 +153,23 @@ def _guarded(guard: Guard, link: Any, name: str, tick: str, when: datetime.datet
 
 
 def _record_done(guard: Guard, name: str, tick: str, **info: Any) -> None:
-    """Record a tick that ran; Redis gets a few tries (while we still hold the lock), since
-    a tick without its record would run again if its message came again."""
-    deadline = time.monotonic() + guard.settings.lock_lease / 2
+    """Record a tick that ran. While Redis is unreachable this waits (holding the link's
+    lock, which is taken back if it expired meanwhile): a tick without its record would
+    run again if its message came again. Only a worker that stops gives up, logged."""
     while True:
         try:
             guard.mark_done(name, tick, **info)
+            guard.outage.recovered()
             return
         except redis.RedisError as exc:
-            if time.monotonic() > deadline:
-                _LOGGER.error("tick %s of link %r ran (%s) but could not be recorded, so a "
-                              "redelivered message would run it again: %r", tick, name,
+            if _stopping():
+                _LOGGER.error("tick %s of link %r ran (%s) but could not be recorded before "
+                              "the worker stopped (Redis unreachable), so a redelivered "
+                              "message would run it again: %r", tick, name,
                               info.get("status"), exc)
                 return
-            time.sleep(min(guard.settings.poll, 0.5))
+            guard.outage.pause(guard.outage.failed(exc, f"recording tick {tick} of link "
+                                                        f"{name!r}"))
 
 
 def _busy(guard: Guard, link: Any, name: str, tick: str, when: datetime.datetime) -> str:
