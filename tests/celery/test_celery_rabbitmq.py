@@ -17,6 +17,7 @@ import pytest
 from _celery_nodes import connect
 from _celery_support import (
     RedisServer,
+    count_ticks,
     process_env,
     processes,
     stop_process,
@@ -181,3 +182,61 @@ def test_rabbitmq_redelivers_the_tick_of_a_killed_worker_at_once(
         # when no timer is due), time this test need not spend
         os.killpg(survivor.pid, signal.SIGKILL)
     assert _rows(db, "SELECT * FROM duplicates") == []
+
+
+@pytest.mark.timeout(240)
+def test_rabbitmq_restart_loses_no_tick(rabbit_server: RabbitServer, redis_server: RedisServer,
+                                        prefix: str, workdir: Path) -> None:
+    """The broker restarts under a running beat and worker (last test of this module:
+    it restarts the module's broker): beat waits for it, then coalesces the ticks it
+    could not publish; the worker reconnects; no tick is lost or run twice."""
+    interval_ms = 500
+    db = workdir / "ticks.sqlite"
+    connect(str(db)).close()
+    pipeline = write_pipeline(workdir / "pipeline.toml", db, LINKS,
+                              interval=interval_ms / 1000, delay=0.2)
+    env = process_env(redis_server.url, pipeline, prefix,
+                      DATABAY_CELERY_BROKER=rabbit_server.url,
+                      DATABAY_CELERY_REDIS=redis_server.url,
+                      DATABAY_CELERY_LOCK_LEASE="3", DATABAY_CELERY_BEAT_LEASE="3",
+                      DATABAY_CELERY_POLL="0.2")
+    client = redis_server.client()
+
+    def ran(link: str) -> list[int]:
+        return sorted(_ms(t) for (t,) in _rows(db, "SELECT tick FROM ticks WHERE link = ?",
+                                                link))
+
+    with processes(workdir, env) as procs:
+        worker = procs.planner_worker("worker", pipeline)
+        try:
+            wait_until(lambda: (rabbit_server.queue(f"{prefix}-queue") or (0, 0))[1] == 1,
+                       30, "the worker to consume the queue on RabbitMQ")
+            beat = procs.beat("beat", pipeline)
+            wait_until(lambda: all(len(ran(n)) >= 4 for n in LINKS), 30,
+                       "4 ticks of each link")
+            rabbit_server.halt()
+            rabbit_server.resume()  # the broker is down for as long as it takes to start
+            resumed = time.time()
+            wait_until(lambda: all(any(t > (resumed + 2) * 1000 for t in ran(n))
+                                   for n in LINKS), 60, "ticks to run after the restart")
+            assert beat.poll() is None, procs.log_of(beat)
+            beat.send_signal(signal.SIGTERM)
+            assert beat.wait(15) == 0, procs.log_of(beat)
+            last = {n: int(client.get(f"{prefix}:last:{n}")) for n in LINKS}
+            wait_until(lambda: all(last[n] in ran(n) for n in LINKS), 30,
+                       "the worker to run every published tick")
+        except BaseException:
+            print(procs.dump())
+            raise
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(30) == 0, procs.dump()
+        beat_log = procs.log_of(beat)
+
+    assert _rows(db, "SELECT * FROM duplicates") == []
+    for name in LINKS:
+        counts = count_ticks(db, client, prefix, name, interval_ms, ran(name)[0], last[name])
+        print(f"{name}: " + ", ".join(f"{len(v)} {k}" for k, v in counts.items()))
+        assert (counts["lost"], counts["duplicated"]) == ([], []), (name, counts)
+        assert counts["coalesced"], "the ticks of the outage were coalesced"
+    assert beat_log.count("is unreachable (") == 1, "one line for the outage"
+    assert beat_log.count("is reachable again after") == 1
