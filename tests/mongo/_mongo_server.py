@@ -95,9 +95,11 @@ def _alive(pid: int) -> bool:
 
 
 class NxServer:
-    """One nx-27017 process (in memory) on ``port``, with its files in ``workdir``."""
+    """One nx-27017 process on ``port``, with its files in ``workdir``: in memory, or
+    with ``persistent=True`` in a SQLite file there that outlives a restart."""
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, *,
+                 persistent: bool = False) -> None:
         executable = nx_executable()
         if executable is None:
             raise RuntimeError("nx-27017 is not installed (pip install nx-27017)")
@@ -107,6 +109,7 @@ class NxServer:
         self.port = port or free_port()
         self.log_file = self.workdir / f"nx-{self.port}.log"
         self.pid_file = self.workdir / f"nx-{self.port}.pid"
+        self.db = str(self.workdir / f"nx-{self.port}.db") if persistent else "memory"
         self.process: subprocess.Popen[bytes] | None = None
         self.starts = 0
 
@@ -126,7 +129,7 @@ class NxServer:
         output = open(self.workdir / f"nx-{self.port}.out", "ab")  # noqa: SIM115
         try:
             self.process = subprocess.Popen(
-                [self.executable, "--db", "memory", "--host", "127.0.0.1",
+                [self.executable, "--db", self.db, "--host", "127.0.0.1",
                  "-p", str(self.port), "--log-file", str(self.log_file),
                  "--pid-file", str(self.pid_file)],
                 stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
@@ -179,7 +182,8 @@ class NxServer:
                    f"port {self.port} to be closed")
 
     def restart(self) -> None:
-        """Stop, then start again on the same port (memory storage: data is gone)."""
+        """Stop, then start again on the same port (memory storage: data is gone;
+        ``persistent=True``: data is kept)."""
         self.stop()
         self.start()
 
