@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -42,3 +43,32 @@ def test_csv_inlet_cursor_is_committed_under_its_key(tmp_path: Path) -> None:
     assert link.transfer().committed
     assert store.get("t/rows") is not None
     inlet.try_shutdown()
+
+
+def test_a_pipeline_file_sets_checkpoint_key(tmp_path: Path) -> None:
+    """docs/delivery.md: ``checkpoint_key = "..."`` in the inlet's table of a pipeline."""
+    from databay.pipeline import build_pipeline, parse_toml
+
+    source = tmp_path / "events.log"
+    source.write_text("a\nb\n")
+    state = tmp_path / "state.json"
+    text = f"""
+[[links]]
+name = "events"
+interval = 1
+[links.state_store]
+type = "FileStateStore"
+path = {json.dumps(str(state))}
+[[links.inlets]]
+type = "FileInlet"
+filepath = {json.dumps(str(source))}
+checkpoint_key = "events-log"
+[[links.outlets]]
+type = "NullOutlet"
+"""
+    pipeline = build_pipeline(parse_toml(text, "p.toml"), "p.toml", need_planner=False)
+    (spec,) = pipeline.links
+    assert spec.link.inlets[0].checkpoint_key == "events-log"
+    assert spec.link.transfer().committed
+    spec.link.on_shutdown()
+    assert json.loads(state.read_text()) == {"events/events-log": 2}

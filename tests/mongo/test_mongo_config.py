@@ -193,3 +193,15 @@ def test_valid_addresses_are_accepted_without_connecting() -> None:
         assert outlet.client is None
     store = MongoStateStore(uri="mongodb://127.0.0.1:9")
     assert "127.0.0.1:9" in repr(store)
+
+
+def test_a_bad_uri_from_the_environment_names_the_variable(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MONGODB_URI", "mongodb://user:hunter2@[bad")
+    with pytest.raises(ValueError) as caught:
+        MongoOutlet()
+    message = str(caught.value)
+    assert message.startswith("MongoOutlet: the environment variable MONGODB_URI (used as "
+                              "uri=...) is not a valid MongoDB connection string: "
+                              "'mongodb://***@[bad'")
+    assert "hunter2" not in message

@@ -94,8 +94,10 @@ class Connection:
         self.owner = owner
         if uri is not None and (host is not None or port is not None):
             raise ValueError(f"{owner}: give either uri=... or host=/port=..., not both")
+        self._uri_from_env = False
         if uri is None and host is None and port is None:
             uri = os.environ.get(URI_ENV) or None
+            self._uri_from_env = uri is not None
         if uri is not None:
             if not isinstance(uri, str):
                 raise TypeError(f"{owner}(uri=...) must be a str, got {type(uri).__name__}")
@@ -140,8 +142,11 @@ class Connection:
             except Exception as exc:
                 what = ("a valid MongoDB connection string" if "://" in text
                         else "a valid host[:port] list")
+                source = (f"{self.owner}: the environment variable {URI_ENV} (used as uri=...)"
+                          if arg == "uri" and self._uri_from_env
+                          else f"{self.owner}({arg}=...)")
                 raise ValueError(
-                    f"{self.owner}({arg}=...) is not {what}: {redact_url(text)[:80]!r}: "
+                    f"{source} is not {what}: {redact_url(text)[:80]!r}: "
                     f"{self.redact(str(exc))}"
                 ) from None
 
