@@ -1,4 +1,8 @@
-"""Tests of CounterInlet: the databay contract checks, then its own behaviour."""
+"""Tests of CounterInlet: the databay contract checks, then its own behaviour.
+
+``databay.testing`` and the ``databay_check`` fixture come with databay-core (its pytest
+plugin is installed with it); nothing to import or configure for the fixture.
+"""
 
 from __future__ import annotations
 
@@ -6,45 +10,39 @@ from typing import Any
 
 import pytest
 from databay import Link, Record
-from databay.testing import (
-    CollectingOutlet,
-    InletContract,
-    check_inlet,
-    check_plugin,
-    check_plugin_loads_lazily,
-)
+from databay.testing import CollectingOutlet, inlet_tests
 from databay_example import CounterInlet
 
 
-class TestCounterInletContract(InletContract):
-    """Every point of the inlet contract, one test each."""
-
-    min_records = 1  # every pull gives a number
-
-    def make_inlet(self, metadata: dict[str, Any]) -> CounterInlet:
-        return CounterInlet(start=10, metadata=metadata)
-
-    def verify_records(self, records: list[Record]) -> None:
-        # a new inlet per check, two transfers each
-        assert [r.payload for r in records] == [10, 11]
+def first_two(records: list[Record]) -> None:
+    # a new inlet per check, two transfers each
+    assert [r.payload for r in records] == [10, 11]
 
 
-def test_the_contract_in_one_call() -> None:
-    report = check_inlet(lambda metadata: CounterInlet(step=5, metadata=metadata),
-                         min_records=1)
+# Every point of the inlet contract, checkpoints included, one test each.
+TestCounterInletContract = inlet_tests(
+    lambda metadata: CounterInlet(start=10, metadata=metadata), min_records=1,
+    verify=first_two,
+)
+
+
+def test_the_contract_in_one_call(databay_check: Any) -> None:
+    report = databay_check.inlet(lambda metadata: CounterInlet(step=5, metadata=metadata),
+                                 min_records=1)
     assert [r.payload for r in report.records["sync"]] == [0, 5]
+    assert not report.skipped
 
 
-def test_found_through_databay_inlets() -> None:
-    info = check_plugin("example", provides={"inlet": ["CounterInlet"]})
+def test_found_through_databay_inlets(databay_check: Any) -> None:
+    info = databay_check.plugin("example", provides={"inlet": ["CounterInlet"]})
     assert info.distribution == "databay-example"
     from databay.inlets import CounterInlet as registered
 
     assert registered is CounterInlet
 
 
-def test_loading_the_plugin_does_not_import_the_inlet() -> None:
-    check_plugin_loads_lazily(["databay_example._counter"])
+def test_loading_the_plugin_does_not_import_the_inlet(databay_check: Any) -> None:
+    databay_check.loads_lazily(["databay_example._counter"])
 
 
 def test_counts_from_start_again_after_a_restart() -> None:

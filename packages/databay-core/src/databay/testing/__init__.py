@@ -69,6 +69,7 @@ from databay.testing._outlet import (
     make_outlet,
 )
 from databay.testing._plugin import check_plugin, check_plugin_loads_lazily
+from databay.testing._suites import inlet_tests, outlet_tests
 from databay.testing._support import (
     MODES,
     AsyncCollectingOutlet,
@@ -114,8 +115,10 @@ __all__ = [
     "check_plugin",
     "check_plugin_loads_lazily",
     "check_repr",
+    "inlet_tests",
     "lifecycle_is_async",
     "make_inlet",
     "make_outlet",
+    "outlet_tests",
     "run_link",
 ]

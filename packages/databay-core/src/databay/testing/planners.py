@@ -63,6 +63,7 @@ __all__ = [
     "RecordingInlet",
     "RecordingOutlet",
     "check_planner",
+    "planner_tests",
     "run_check",
     "wait_until",
 ]
@@ -570,3 +571,32 @@ class PlannerContract:
 
     def test_planner_hooks(self) -> None:
         self._check("planner_hooks")
+
+
+def planner_tests(factory: PlannerFactory, *, name: str | None = None,
+                  interval: float = INTERVAL, timeout: float = TIMEOUT) -> type[PlannerContract]:
+    """A test class running the whole planner contract (one test per check) on planners
+    made by ``factory(links, **options)``; assign it to a ``Test...`` name in a test
+    module. Other parameters of ``factory`` without a default name pytest fixtures."""
+    from databay.testing._suites import _name, fixture_names, with_fixtures
+
+    try:
+        import inspect
+
+        params = inspect.signature(factory).parameters.values()
+        first = next(iter(params)).name if params else None
+    except (TypeError, ValueError):
+        first = None
+    passed = {"links"} if first is None else {"links", first}
+    fixtures = fixture_names(factory, passed)
+
+    class Suite(PlannerContract):
+        def make_planner(self, links: list[Link], **options: Any) -> BasePlanner:
+            values = getattr(self, "_databay_fixtures", {})
+            return factory(links, **values, **options)
+
+    Suite.interval = interval
+    Suite.timeout = timeout
+    with_fixtures(Suite, fixtures)
+    _name(Suite, name, factory, "Planner")
+    return Suite
