@@ -14,6 +14,7 @@ from databay import Link, Record, Update
 from databay.delivery import DEAD_LETTER, RetryPolicy, is_transient
 from databay.errors import PermanentError, UnsafePathError
 from databay.outlets.file_outlet import FileOutlet
+from databay.outlets.print_outlet import PrintOutlet
 from databay.paths import BaseFolder
 
 U = Update(["shop", "orders"], 7)
@@ -172,6 +173,10 @@ def test_file_outlet_constructor_refuses_bad_arguments(tmp_path: Path) -> None:
         FileOutlet(tmp_path)
     with pytest.raises(ValueError, match=r"default_encoding=...\): unknown encoding 'utf-99'"):
         FileOutlet(tmp_path / "x.txt", default_encoding="utf-99")
+    with pytest.raises(TypeError, match=r"FileOutlet\(json_lines=...\) must be True or False"):
+        FileOutlet(tmp_path / "x.txt", json_lines="yes")  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match=r"PrintOutlet\(skip_update=...\) must be True or"):
+        PrintOutlet(skip_update="no")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"FILE_ENCODING'\): unknown encoding"):
         FileOutlet(tmp_path / "x.txt").push([Record(1, {FileOutlet.FILE_ENCODING: "nope"})], U)
     assert not os.listdir(tmp_path)

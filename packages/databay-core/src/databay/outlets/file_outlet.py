@@ -90,7 +90,10 @@ class FileOutlet(Outlet):
         allow_any_path: bool = False,
     ) -> None:
         super().__init__(processors)
-        self.json_lines = bool(json_lines)
+        if not isinstance(json_lines, bool):
+            raise TypeError(f"FileOutlet(json_lines=...) must be True or False, "
+                            f"got {type(json_lines).__name__}: {json_lines!r}")
+        self.json_lines = json_lines
         self.default_filepath = check_path_argument(default_filepath,
                                                     "FileOutlet(default_filepath=...)")
         if os.path.isdir(self.default_filepath):

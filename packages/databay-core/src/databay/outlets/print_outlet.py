@@ -19,6 +19,10 @@ class PrintOutlet(Outlet):
     def __init__(self, only_payload: bool = False, skip_update: bool = False,
                  processors: Any = None) -> None:
         super().__init__(processors)
+        for name, value in (("only_payload", only_payload), ("skip_update", skip_update)):
+            if not isinstance(value, int):  # bool, or 0/1 as the original took them
+                raise TypeError(f"PrintOutlet({name}=...) must be True or False, "
+                                f"got {type(value).__name__}: {value!r}")
         self.only_payload = only_payload
         self.skip_update = skip_update
 
