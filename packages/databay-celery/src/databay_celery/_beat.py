@@ -108,6 +108,7 @@ class Beat:
         self._broker = (self._redis if settings.broker_url == settings.redis_url
                         else Outage(f"the broker {redact(settings.broker_url)}", cap=cap))
         self._notes: list[tuple[str, int, tuple[int, int] | None]] = []
+        self._noted: dict[str, int] = {}  # the last tick noted in Redis, by link
 
     def _refusal(self) -> str:
         holder = self.guard.beat_holder() or {}
@@ -261,12 +262,28 @@ class Beat:
         while self._notes:
             name, at, coalesced = self._notes[0]
             try:
-                self.guard.note_published(name, at, coalesced, format_tick(at))
+                previous = self.guard.note_published(name, at, coalesced, format_tick(at))
             except redis.RedisError as exc:
                 self._redis.failed(exc, "beat, noting the published ticks")
                 return
             self._redis.recovered()
             self._notes.pop(0)
+            noted = self._noted.get(name)
+            if noted is not None and previous is None:
+                self._data_lost(name, noted)
+            self._noted[name] = at
+
+    def _data_lost(self, name: str, noted: int) -> None:
+        """Redis forgot a tick this beat had noted: it restarted without its data."""
+        broker_too = self.settings.broker_url == self.settings.redis_url
+        _LOGGER.error(
+            "link %r: Redis %s lost its data (it restarted without persistence): %s the tick "
+            "records are gone, so tick %s and those published shortly before it may not "
+            "run%s. Beat goes on. Run Redis with appendonly yes to keep ticks across a "
+            "restart", name, redact(self.settings.redis_url),
+            "the tick messages waiting in its queue and" if broker_too else "",
+            format_tick(noted),
+            "" if broker_too else ", and a redelivered message of a finished tick runs again")
 
     def publish(self, name: str, at: int) -> None:
         """Send one tick message, then note it as the link's last published tick."""

@@ -273,17 +273,22 @@ class Guard:
         self.client.set(self._key("last", link), str(tick_ms))
 
     def note_published(self, link: str, tick_ms: int, coalesced: tuple[int, int] | None,
-                       into: str) -> None:
-        """Note a published tick (and the ticks coalesced into it) in one round trip."""
+                       into: str) -> int | None:
+        """Note a published tick (and the ticks coalesced into it) in one round trip; the
+        link's last published tick before this one (None: none noted, or Redis lost it)."""
         pipe = self.client.pipeline(transaction=False)
-        pipe.set(self._key("last", link), str(tick_ms))
+        pipe.getset(self._key("last", link), str(tick_ms))
         if coalesced is not None:
             first, count = coalesced
             ttl = int(self.settings.record_ttl * 1000)
             record = json.dumps({"first": first, "count": count, "into": tick_ms,
                                  "beat": identity(), "at": time.time()})
             pipe.set(self._key("coalesced", link, into), record, px=ttl)
-        pipe.execute()
+        previous = pipe.execute()[0]
+        try:
+            return None if previous is None else int(previous)
+        except ValueError:
+            return None
 
     def coalesced(self, link: str, tick: str) -> dict[str, Any] | None:
         """The record of the ticks beat coalesced into ``tick``: ``first`` (ms since the
