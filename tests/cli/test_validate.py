@@ -218,17 +218,18 @@ def test_disabled_plugin_names_the_distribution_and_the_variable(tmp_path: Path)
     assert run.stderr.splitlines() == done.stderr.splitlines()[:1]
 
 
-def test_no_planner_installed(tmp_path: Path) -> None:
+def test_without_databay_planners_a_file_without_planner_runs_on_core(
+        tmp_path: Path) -> None:
     (tmp_path / "p.toml").write_text(link())
     env = cli_env({"DATABAY_DISABLE_PLUGINS": "databay-planners"})
-    done = databay("run", "p.toml", cwd=tmp_path, env=env)
-    assert done.returncode == 2
-    assert done.stderr.strip() == (
-        "databay: error: p.toml: [planner]: no [planner] table and no planner installed: "
-        "pip install databay-planners (or use --once for a single transfer)")
+    checked = databay("validate", "p.toml", cwd=tmp_path, env=env)
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.splitlines()[0] == "p.toml: OK: 1 link (orders), planner ThreadPlanner"
+    done = databay("run", "p.toml", "--duration", "0.5", cwd=tmp_path, env=env)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out.txt").read_text().strip().isdigit()  # the immediate transfer
     once = databay("run", "p.toml", "--once", cwd=tmp_path, env=env)
     assert once.returncode == 0, once.stderr
-    assert (tmp_path / "out.txt").read_text().strip().isdigit()
 
 
 def test_user_errors_have_no_traceback_unless_debug(tmp_path: Path) -> None:

@@ -26,3 +26,8 @@ def databay_register_outlets() -> list[str]:
         "databay.outlets.print_outlet:PrintOutlet",
         "databay.outlets.file_outlet:FileOutlet",
     ]
+
+
+@hookimpl
+def databay_register_planners() -> list[str]:
+    return ["databay.planners.thread_planner:ThreadPlanner"]

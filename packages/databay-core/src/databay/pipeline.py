@@ -75,8 +75,9 @@ __all__ = [
     "substitute",
 ]
 
-#: Tried in order when a file has no ``[planner]`` table.
-DEFAULT_PLANNERS = ("ApsPlanner", "SchedulePlanner")
+#: Tried in order when a file has no ``[planner]`` table: databay-planners' when it is
+#: installed, else databay-core's own ThreadPlanner (always there).
+DEFAULT_PLANNERS = ("ApsPlanner", "SchedulePlanner", "ThreadPlanner")
 
 INTERVAL_FORMS = ('a number of seconds (5, 0.5) or a number with a unit: "250ms", "5s", '
                   '"1m", "1h", "1d", or a sum such as "1m30s"')
@@ -283,8 +284,8 @@ class Pipeline:
 
 
 def _no_planner_message() -> str:
-    return ("no planner is installed to run the links on a schedule: "
-            "pip install databay-planners (or use --once for a single transfer)")
+    return ("the pipeline has no planner to run the links on a schedule: name one in "
+            "[planner] type = ... (or use --once for a single transfer)")
 
 
 # -- loading ----------------------------------------------------------------------------
@@ -441,12 +442,13 @@ class _Builder:
                         return
                     pipeline.planner_name = name
                     return
-            if need_planner:
+            if need_planner:  # only when the built-ins were unregistered
+                installed = ", ".join(plugins.available("planner")) or "none"
                 self.errors.append(Problem(
                     self.source, where, None,
-                    "no [planner] table and no planner installed: pip install "
-                    "databay-planners (or use --once for a single transfer)",
-                    missing_plugin=True))
+                    f"no [planner] table, and none of {', '.join(DEFAULT_PLANNERS)} is "
+                    f"installed: name one of the installed planners ({installed}) in "
+                    f"[planner] type = ...", missing_plugin=True))
             return
         if not isinstance(table, dict):
             self.error("", "planner", f"must be a table ([planner]), got {_describe(table)}")

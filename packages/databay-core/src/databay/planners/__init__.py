@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from databay_planners import SchedulePlanner as SchedulePlanner
 
     from databay._namespace import PluginPlanner
+    from databay.planners.thread_planner import ThreadPlanner as ThreadPlanner
 
     def __getattr__(name: str) -> type[PluginPlanner]:
         """Any other installed planner: a class whose constructor type checkers cannot
