@@ -29,13 +29,15 @@ S = "S3NT-q7x9-zz"  # a distinctive secret
     "password", "passwd", "pwd", "signature", "sig", "X-Amz-Signature", "auth", "X-Auth-Token",
     "Authorization", "Proxy-Authorization", "Cookie", "Set-Cookie", "credentials",
     "tlsCertificateKeyFilePassword", "authMechanismProperties", "private_key", "session_token",
+    "X-Access-Key", "subscription-key",
 ])
 def test_credential_names(name: str) -> None:
     assert is_secret_name(name)
 
 
 @pytest.mark.parametrize("name", ["page", "q", "monkey", "keyword", "sort", "id", "since",
-                                  "authSource", "WWW-Authenticate", "Content-Type", "limit"])
+                                  "authSource", "WWW-Authenticate", "Content-Type", "limit",
+                                  "wrap_key", "upsert_key", "checkpoint_key", "sort_key"])
 def test_ordinary_names(name: str) -> None:
     assert not is_secret_name(name)
 
@@ -73,6 +75,10 @@ def test_added_names_count_everywhere(restore_names: None) -> None:
     (f"mongodb://u:{S}@h1:1,h2:2/db?authSource=admin&password={S}",
      "mongodb://***@h1:1,h2:2/db?authSource=admin&password=***"),
     ("http://h/p?token=", "http://h/p?token="),
+    (f"mongodb://alice:{S}/x@h:1/db", "mongodb://***@h:1/db"),  # an unescaped '/'
+    ("https://h:8080/users/@me", "https://h:8080/users/@me"),
+    (f"https://h/p?key={S}", "https://h/p?key=***"),
+    (f"sentinel://:{S}@h:1;sentinel://u:{S}@h:2", "sentinel://***@h:1;sentinel://***@h:2"),
     ("http://h/a%20b?x=1", "http://h/a%20b?x=1"),
 ])
 def test_redact_url(url: str, shown: str) -> None:

@@ -15,9 +15,11 @@ secret everywhere:
 
 A name "looks like a credential" (:func:`is_secret_name`) when one of its words
 (split at ``-``, ``_``, ``.``, spaces and camelCase) is one of :func:`secret_names`
-(``token``, ``key``, ``secret``, ``password``, ``auth``, ``authorization``, ``cookie``,
-``signature``, ``sig`` ...), or when it ends with ``token``, ``secret``, ``password``,
-``apikey`` and the like (``accesstoken``, ``X-ApiKey``). Add your own names with
+(``token``, ``secret``, ``password``, ``auth``, ``authorization``, ``cookie``,
+``signature``, ``sig`` ...), when it is ``key`` or ends with a word such as ``api`` or
+``access`` followed by ``key`` (``api_key``, ``X-Access-Key``, but not ``upsert_key``),
+or when it ends with ``token``, ``secret``, ``password``, ``apikey`` and the like
+(``accesstoken``, ``X-ApiKey``). Add your own names with
 :func:`add_secret_names`. Comparisons ignore case.
 """
 
@@ -55,13 +57,20 @@ MASK = "***"
 MIN_SECRET_LENGTH = 4
 
 _DEFAULT_NAMES = frozenset({
-    "token", "key", "secret", "password", "passwd", "pwd", "passphrase", "signature", "sig",
+    "token", "secret", "password", "passwd", "pwd", "passphrase", "signature", "sig",
     "auth", "authorization", "cookie", "credential", "credentials", "apikey", "jwt",
     "bearer", "hmac", "otp", "sas", "sessionid", "csrf", "xsrf",
 })
 # the whole name (letters and digits only) ending with one of these is secret too
 _SUFFIXES = ("token", "secret", "password", "passwd", "apikey", "accesskey", "privatekey",
              "secretkey", "signature", "credential", "credentials", "cookie", "authorization")
+# "key" alone is secret (``?key=...``), and after one of these words (``api_key``,
+# ``X-Access-Key``), not in ``wrap_key``, ``upsert_key`` or ``checkpoint_key``
+_KEY_QUALIFIERS = frozenset({
+    "api", "access", "private", "secret", "signing", "encryption", "client", "master",
+    "auth", "account", "subscription", "license", "licence", "app", "application",
+    "consumer", "shared", "session", "service", "x", "developer", "customer", "user",
+})
 # names that contain a secret word but name no secret
 _NOT_SECRET = frozenset({"authsource", "authmechanism", "wwwauthenticate", "keepalive",
                          "tokentype", "keyid"})
@@ -113,9 +122,11 @@ def is_secret_name(name: str) -> bool:
         return known
     words = _words(name)
     joined = "".join(words)
+    key = words == ["key"] or any(
+        w == "key" and i and words[i - 1] in _KEY_QUALIFIERS for i, w in enumerate(words))
     with _names_lock:
         secret = joined not in _NOT_SECRET and (
-            joined in _names or any(w in _names for w in words)
+            key or joined in _names or any(w in _names for w in words)
             or joined.endswith(_SUFFIXES))
         if len(_cache) < 4096:
             _cache[name] = secret
@@ -144,27 +155,45 @@ def redact_url(url: str) -> str:
     ``***@``, and the values of query (and fragment) parameters with credential-looking
     names become ``***``: ``https://bob:pw@h/p?token=t&page=2`` gives
     ``https://***@h/p?token=***&page=2``. Works on relative URLs and multi-host
-    URIs (``mongodb://u:p@h1,h2/db``); everything else is kept as given.
+    URIs (``mongodb://u:p@h1,h2/db``) and failover lists (``redis://a;redis://b``);
+    everything else is kept as given.
     """
     if not isinstance(url, str):
         return url
+    if ";" in url and url.count("://") > 1:  # a failover list: url1;url2
+        return ";".join(redact_url(part) for part in url.split(";"))
     rest, hash_, fragment = url.partition("#")
     rest, qmark, query = rest.partition("?")
-    scheme_end = rest.find("://")
-    if scheme_end >= 0:
-        start = scheme_end + 3
-        slash = rest.find("/", start)
-        netloc = rest[start:] if slash < 0 else rest[start:slash]
-        path = "" if slash < 0 else rest[slash:]
-        userinfo, at, host = netloc.rpartition("@")
-        if at and userinfo:
-            netloc = f"{MASK}@{host}"
-        rest = rest[:start] + netloc + path
+    span = _userinfo_span(rest)
+    if span is not None:
+        rest = f"{rest[:span[0]]}{MASK}{rest[span[1]:]}"
     if qmark:
         query = _redact_query(query)
     if hash_:
         fragment = _redact_query(fragment)
     return f"{rest}{qmark}{query}{hash_}{fragment}"
+
+
+def _userinfo_span(rest: str) -> tuple[int, int] | None:
+    """Where the user info of ``rest`` (a URL without query and fragment) is, ``@``
+    excluded; None without one. A password with an unescaped ``/`` (``u:pa/ss@h``,
+    invalid but given) counts too."""
+    scheme_end = rest.find("://")
+    if scheme_end < 0:
+        return None
+    start = scheme_end + 3
+    slash = rest.find("/", start)
+    netloc = rest[start:] if slash < 0 else rest[start:slash]
+    at = netloc.rfind("@")
+    if at > 0:
+        return start, start + at
+    if at == 0 or slash < 0:
+        return None
+    _user, colon, after = netloc.partition(":")
+    last = rest.rfind("@", slash)
+    if colon and not after.isdigit() and last > 0:
+        return start, last
+    return None
 
 
 # -- mappings ------------------------------------------------------------------------
@@ -301,17 +330,16 @@ class Secrets:
         """Remember the password (or lone user) and credential query values of ``url``."""
         if not isinstance(url, str):
             return
+        if ";" in url and url.count("://") > 1:  # a failover list: url1;url2
+            for part in url.split(";"):
+                self.add_url(part)
+            return
         rest, _, fragment = url.partition("#")
         rest, _, query = rest.partition("?")
-        scheme_end = rest.find("://")
-        if scheme_end >= 0:
-            netloc = rest[scheme_end + 3:].split("/", 1)[0]
-            userinfo, at, _host = netloc.rpartition("@")
-            if at:
-                user, colon, password = userinfo.partition(":")
-                self.add(password if colon else user)
-                if colon:
-                    self.add(unquote(password))
+        span = _userinfo_span(rest)
+        if span is not None:
+            user, colon, password = rest[span[0]:span[1]].partition(":")
+            self.add(password if colon else user)
         for part in (query, fragment):
             for piece in re.split(r"[&;]", part):
                 name, eq, value = piece.partition("=")

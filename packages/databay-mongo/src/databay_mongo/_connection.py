@@ -146,7 +146,7 @@ class Connection:
                           if arg == "uri" and self._uri_from_env
                           else f"{self.owner}({arg}=...)")
                 raise ValueError(
-                    f"{source} is not {what}: {redact_url(text)[:80]!r}: "
+                    f"{source} is not {what}: {self.redact(redact_url(text))[:80]!r}: "
                     f"{self.redact(str(exc))}"
                 ) from None
 
