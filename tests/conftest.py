@@ -42,6 +42,8 @@ def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         path = Path(str(item.fspath))
+        if "docs_block" in item.keywords:
+            continue  # tests/docs marks the blocks that need plugins itself
         if not any(d in path.parents for d in CORE_DIRS) and "core_only" not in item.keywords:
             item.add_marker(pytest.mark.plugins)
 

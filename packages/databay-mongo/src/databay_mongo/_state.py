@@ -23,9 +23,10 @@ class MongoStateStore(StateStore):
     :param database_name: the database of the collection.
     :param collection: the collection holding the cursors; one per pipeline sharing a
         database, or the same one when the links' tags differ.
-    :param host, port, uri: where to connect, as for :class:`MongoOutlet` (by default
-        the ``MONGODB_URI`` environment variable); credentials never appear in reprs
-        or errors.
+    :param host: where to connect, as for :class:`MongoOutlet` (by default the
+        ``MONGODB_URI`` environment variable); credentials never appear in reprs or errors.
+    :param port: the port, with ``host``.
+    :param uri: a ``mongodb://`` URI, instead of ``host`` and ``port``.
     :param client_options: pymongo client options (timeouts, TLS, write concern ``w``...).
 
     The client connects on first use; :meth:`close` closes it.
