@@ -14,7 +14,7 @@ from typing import Any
 import griffe
 
 sys.path.insert(0, str(Path(__file__).parent))
-from gen_ref import plain_roles  # noqa: E402
+from gen_ref import plain_roles
 
 
 class SphinxRoles(griffe.Extension):

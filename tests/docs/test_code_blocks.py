@@ -13,6 +13,7 @@ import json
 import os
 import sys
 import threading
+import traceback
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -132,7 +133,23 @@ def _run(block: Block, page: Page, request: pytest.FixtureRequest) -> None:
         if runner.failures:
             raise AssertionError("".join(out))
         return
-    exec(compile(code, filename, "exec"), page.namespace)  # noqa: S102 - the point
+    exec(compile(code, filename, "exec"), page.namespace)  # running the block is the point
+
+
+def _explain(block: Block, exc: Exception) -> str:
+    """The error as the block's author needs it: the block's own lines, then the error.
+    (To see databay's frames too: pytest --tb=long tests/docs -k '<page>'.)"""
+    frames = [f for f in traceback.extract_tb(exc.__traceback__)
+              if f.filename.endswith("(a code block)")]
+    lines = block.code.splitlines()
+    where = "".join(
+        f"  line {f.lineno} of the block (line {block.line + f.lineno} of the file): "
+        f"{lines[f.lineno - 1].strip() if f.lineno and f.lineno <= len(lines) else ''}\n"
+        for f in frames)
+    kind = ("fix the example, or mark it <!-- doctest: fragment --> if it is only a piece "
+            "of a program (see docs/contributing-docs.md)")
+    return (f"{block.id}: the code block raised {type(exc).__name__}: {exc}\n{where}"
+            f"  -> {kind}")
 
 
 def _params() -> list[Any]:
@@ -166,12 +183,13 @@ def test_code_block(block: Block, request: pytest.FixtureRequest,
                     page.failed = f"{earlier.id}: {exc!r}"
             page.ran += 1
         if page.failed is not None:
-            pytest.fail(f"an earlier block of this page failed: {page.failed}")
+            pytest.fail(f"{block.id}: an earlier block of this page failed: {page.failed}",
+                        pytrace=False)
         try:
             _run(block, page, request)
-        except BaseException as exc:
+        except Exception as exc:
             page.failed = f"{block.id}: {exc!r}"
-            raise
+            pytest.fail(_explain(block, exc), pytrace=False)
         finally:
             page.ran = max(page.ran, len(before) + 1)
 
