@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import doctest
 import json
+import logging
 import os
 import sys
 import threading
@@ -122,6 +123,19 @@ def _substituted(code: str, request: pytest.FixtureRequest) -> str:
 
 
 def _run(block: Block, page: Page, request: pytest.FixtureRequest) -> None:
+    """Run one block; the log levels and handlers it changes are put back afterwards."""
+    loggers = [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)
+               if name == "databay" or name.startswith("databay.")]
+    saved = [(lg, lg.level, list(lg.handlers)) for lg in loggers]
+    try:
+        _run_code(block, page, request)
+    finally:
+        for logger, level, handlers in saved:
+            logger.setLevel(level)
+            logger.handlers[:] = handlers
+
+
+def _run_code(block: Block, page: Page, request: pytest.FixtureRequest) -> None:
     code = _substituted(block.code, request)
     filename = f"{block.id} (a code block)"
     if code.lstrip().startswith(">>>"):
