@@ -1,7 +1,22 @@
-"""Contract checks for inlet and outlet authors (``pip install databay-core`` ships them).
+"""Contract checks for inlet, outlet and planner authors (``pip install databay-core``
+ships them, with a pytest plugin).
 
-Two ways to use them; both raise :class:`AssertionError` naming the check that failed,
-and neither needs pytest installed (pytest runs both):
+Four ways to use them; all raise :class:`AssertionError` naming the check that failed,
+and none needs pytest to import (pytest runs them all):
+
+* Suite factories, one line per class (a factory's parameters without a default name
+  pytest fixtures)::
+
+      from databay.testing import inlet_tests, outlet_tests
+
+      TestMyInlet = inlet_tests(lambda metadata: MyInlet("arg", metadata=metadata))
+      TestMyOutlet = outlet_tests(lambda tmp_path: MyOutlet(tmp_path / "out"),
+                                  read_back=read_what_was_written)
+
+* The ``databay_check`` fixture of databay-core's pytest plugin::
+
+      def test_my_outlet(databay_check, tmp_path):
+          databay_check.outlet(lambda: MyOutlet(tmp_path / "out"), read_back=read_rows)
 
 * Functions, for any test::
 
@@ -9,9 +24,6 @@ and neither needs pytest installed (pytest runs both):
 
       def test_my_inlet():
           check_inlet(lambda metadata: MyInlet("arg", metadata=metadata), min_records=1)
-
-      def test_my_outlet(tmp_path):
-          check_outlet(lambda: MyOutlet(tmp_path / "out.txt"))
 
 * Base classes, one test per check::
 
@@ -31,7 +43,9 @@ metadata without changing or sharing either; ``try_start``/``try_shutdown`` run
 partner, ``transfer()`` with an async partner, and ``await atransfer()`` in an
 application's own loop. Records carry the global metadata and ``'__inlet__'`` in a dict
 of their own; an outlet accepts empty batches, delivers every record and does not change
-the records it is given.
+the records it is given. Delivery is read back (``check_outlet(read_back=...)``: what
+the outlet wrote must be what was pushed), and an inlet that overrides ``seek`` keeps
+the checkpoint contract (:func:`check_inlet_checkpoint`).
 
 :func:`check_plugin` checks a plugin's registration: it was discovered and loaded, has
 no misspelt hook, and every name it registers imports as a class of its kind;
