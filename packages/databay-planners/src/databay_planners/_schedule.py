@@ -40,11 +40,21 @@ class _Calendar:
         self.nominal: datetime.datetime | None = None
         self.fire: datetime.datetime | None = None
 
-    def advance(self, after: datetime.datetime) -> datetime.datetime | None:
-        """Move to the first fire after ``after`` (and after the current one)."""
+    def advance(self, after: datetime.datetime,
+                memo: dict[Any, datetime.datetime | None] | None = None
+                ) -> datetime.datetime | None:
+        """Move to the first fire after ``after`` (and after the current one). ``memo``
+        shares the answer between links of one schedule handed over together."""
         if self.nominal is not None and self.nominal > after:
             after = self.nominal
-        nominal = self.schedule.next_after(after)
+        if memo is None:
+            nominal = self.schedule.next_after(after)
+        else:
+            key = (self.schedule.key, after)
+            if key in memo:
+                nominal = memo[key]
+            else:
+                nominal = memo[key] = self.schedule.next_after(after)
         if nominal is None:
             self.nominal = self.fire = None
             return None
@@ -164,11 +174,14 @@ class SchedulePlanner(PooledPlanner):
             self._push(job, anchor + float(job.interval))
             return
         calendar.nominal = None
-        self._push_calendar(job, calendar, datetime.datetime.now(_UTC), time.monotonic())
+        self._push_calendar(job, calendar, time.monotonic(), datetime.datetime.now(_UTC))
 
-    def _push_calendar(self, job: schedule.Job, calendar: _Calendar,
-                       wall: datetime.datetime, now: float) -> None:
-        fire = calendar.advance(wall)
+    def _push_calendar(self, job: schedule.Job, calendar: _Calendar, now: float,
+                       wall: datetime.datetime,
+                       memo: dict[Any, datetime.datetime | None] | None = None) -> None:
+        """Queue the job's next fire after ``wall`` (read together with the monotonic
+        ``now``: the fire's wall time becomes a monotonic due time)."""
+        fire = calendar.advance(wall, memo)
         if fire is None:  # past its end: it will not fire again
             self._due.pop(job, None)
             job.next_run = None  # type: ignore[assignment]
@@ -236,16 +249,16 @@ class SchedulePlanner(PooledPlanner):
                 now = time.monotonic()
                 wall = datetime.datetime.now()
                 missed, behind = 0, 0.0
+                handed: list[tuple[schedule.Job, _Calendar]] = []
                 while heap and heap[0][0] <= now:
                     due, _, job = heapq.heappop(heap)
                     if self._due.get(job) != due:
                         continue  # removed or rescheduled
                     calendar = self._calendar.get(job)
-                    if calendar is not None:
-                        # fires due before now (a stall) coalesce into this one
-                        self._push_calendar(job, calendar, datetime.datetime.now(_UTC), now)
+                    if calendar is not None:  # its next fire is computed below
                         job.last_run = wall
                         self._hand_over(job)
+                        handed.append((job, calendar))
                         continue
                     period = float(job.interval)
                     nxt = due + period
@@ -259,6 +272,13 @@ class SchedulePlanner(PooledPlanner):
                     job.last_run = wall
                     job.next_run = wall + datetime.timedelta(seconds=nxt - now)
                     self._hand_over(job)
+                if handed:
+                    # after every hand-over, so that computing fires delays none of them;
+                    # fires due before now (a stall) coalesce into the one just handed over
+                    memo: dict[Any, datetime.datetime | None] = {}
+                    mono, utc = time.monotonic(), datetime.datetime.now(_UTC)
+                    for job, calendar in handed:
+                        self._push_calendar(job, calendar, mono, utc, memo)
                 # measured after the hand-offs, so that they do not delay the next tick
                 timeout = heap[0][0] - time.monotonic() if heap else self._refresh_interval
             if missed:
