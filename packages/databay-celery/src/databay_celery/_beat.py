@@ -13,15 +13,19 @@ and recorded in Redis (``PREFIX:coalesced:LINK:TICK``), so that no tick goes sil
 from __future__ import annotations
 
 import datetime
+import functools
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import redis
 from databay.errors import DatabayError
+from databay.schedules import Interval
+from databay.schedules import Schedule as CalendarSchedule
 
 from databay_celery._guard import Guard, Lease
 from databay_celery._outage import Outage
@@ -42,38 +46,115 @@ class BeatLockLostError(DatabayError, RuntimeError):
     """This beat lost its lock (it could not renew it in time) and stopped."""
 
 
+#: "no next tick" (a schedule past its end): later than any real tick
+NEVER = 2 ** 62
+
+
+def _ms(moment: datetime.datetime | None) -> int:
+    return NEVER if moment is None else round(moment.timestamp() * 1000)
+
+
+def _moment(ms: int) -> datetime.datetime:
+    return _EPOCH + datetime.timedelta(milliseconds=ms)
+
+
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+
+
+@functools.lru_cache(maxsize=4096)
+def _next_ms(calendar: CalendarSchedule, at: int) -> int:
+    # shared by the links of one schedule: one evaluation per tick, not one per link
+    return _ms(calendar.next_after(_moment(at)))
+
+
 @dataclass(frozen=True)
 class Schedule:
-    """What beat needs of a link: its name, interval and immediate-transfer flag."""
+    """What beat needs of a link: its name, when it fires and its immediate-transfer flag.
+
+    Intervals tick on a grid of multiples of ``interval_ms`` since the Unix epoch (or since
+    ``start``); a calendar schedule (cron) ticks at its ``next_after``. Tick times are
+    milliseconds since the epoch; :data:`NEVER` once the schedule has ended.
+    """
 
     name: str
     interval_ms: int
     immediate: bool = True
+    #: a :mod:`databay.schedules` Cron (or other non-interval schedule); None: the grid
+    calendar: CalendarSchedule | None = field(default=None, compare=False)
+    offset_ms: int = 0
+    start_ms: int | None = None
+    end_ms: int | None = None
+    jitter_ms: int = 0
 
     @classmethod
-    def of(cls, name: str, interval: datetime.timedelta, immediate: bool) -> Schedule:
-        ms = round(interval.total_seconds() * 1000)
+    def of(cls, name: str, when: datetime.timedelta | CalendarSchedule,
+           immediate: bool) -> Schedule:
+        """From a link's interval (a timedelta) or its :mod:`databay.schedules` schedule."""
+        if isinstance(when, CalendarSchedule) and not isinstance(when, Interval):
+            return cls(name, 0, immediate, calendar=when, jitter_ms=round(when.jitter * 1000))
+        extras: dict[str, Any] = {}
+        if isinstance(when, Interval):
+            extras = {"start_ms": None if when.start is None else _ms(when.start),
+                      "end_ms": None if when.end is None else _ms(when.end),
+                      "jitter_ms": round(when.jitter * 1000)}
+            when = when.every
+        ms = round(when.total_seconds() * 1000)
         if ms < 1:
-            raise ValueError(f"link {name!r}: interval {interval} is below the 1 ms "
+            raise ValueError(f"link {name!r}: interval {when} is below the 1 ms "
                              f"resolution of CeleryPlanner ticks")
-        return cls(name, ms, immediate)
+        if extras.get("start_ms") is not None:
+            extras["offset_ms"] = extras["start_ms"] % ms
+        return cls(name, ms, immediate, **extras)
 
     def first(self, now: int) -> int:
         """The first tick of a beat starting at ``now`` with no previous beat's ticks."""
+        if self.calendar is not None:
+            # an immediate transfer is a tick of its own, now (within start and end)
+            began = self.calendar.start is None or _ms(self.calendar.start) <= now
+            ended = self.calendar.end is not None and _ms(self.calendar.end) < now
+            return now if self.immediate and began and not ended else self.after(now)
+        if self.start_ms is not None and now < self.start_ms:
+            return self.start_ms
         current = self.latest(now)
-        return current if self.immediate else self.after(current)
+        return self._bounded(current if self.immediate else self.after(current))
 
-    def latest(self, now: int) -> int:
-        """The latest tick at or before ``now``."""
-        return now // self.interval_ms * self.interval_ms
+    def latest(self, now: int, since: int | None = None) -> int:
+        """The latest tick at or before ``now`` (and not before ``since``, the pending
+        tick that fell due)."""
+        if self.calendar is not None:
+            at = since if since is not None else now
+            while True:  # forward from the pending tick: few steps but after an outage
+                nxt = _next_ms(self.calendar, at)
+                if nxt > now:
+                    return at
+                at = nxt
+        if self.end_ms is not None:
+            now = min(now, self.end_ms)  # the last tick is the last one before the end
+        found = (now - self.offset_ms) // self.interval_ms * self.interval_ms + self.offset_ms
+        return found if since is None else max(found, since)
 
     def after(self, at: int) -> int:
-        """The tick after the tick ``at``."""
-        return at + self.interval_ms
+        """The tick after the tick ``at``; :data:`NEVER` past the end."""
+        if self.calendar is not None:
+            return _next_ms(self.calendar, at)
+        return self._bounded(at + self.interval_ms)
+
+    def _bounded(self, at: int) -> int:
+        return NEVER if self.end_ms is not None and at > self.end_ms else at
 
     def count(self, first: int, last: int) -> int:
         """How many ticks lie in ``[first, last)``."""
+        if self.calendar is not None:
+            n, at = 0, first
+            while at < last:
+                n += 1
+                at = _next_ms(self.calendar, at)
+            return n
         return max(0, -(-(last - first) // self.interval_ms))
+
+    def delay(self) -> int:
+        """Random milliseconds of jitter for one tick."""
+        return round(random.uniform(0, self.jitter_ms)) if self.jitter_ms else 0
 
 
 def _now_ms() -> int:
@@ -109,6 +190,9 @@ class Beat:
                         else Outage(f"the broker {redact(settings.broker_url)}", cap=cap))
         self._notes: list[tuple[str, int, tuple[int, int] | None]] = []
         self._noted: dict[str, int] = {}  # the last tick noted in Redis, by link
+        self._delays: dict[str, int] = {}  # jitter of each link's pending tick (ms)
+        #: each link's pending tick (ms since the epoch) while this beat leads
+        self.points: dict[str, int] = {}
 
     def _refusal(self) -> str:
         holder = self.guard.beat_holder() or {}
@@ -198,8 +282,21 @@ class Beat:
                 self._redis.pause(self._redis.failed(exc, "beat, reading the last published "
                                                          "ticks"), stop)
 
+    def _due_at(self, name: str, at: int) -> int:
+        return at + self._delays.get(name, 0)
+
+    def _set_point(self, points: dict[str, int], name: str, at: int) -> None:
+        points[name] = at
+        delay = self.schedules[name].delay()
+        if delay:
+            self._delays[name] = delay
+        else:
+            self._delays.pop(name, None)
+
     def _loop(self, stop: threading.Event, lease: Lease) -> None:
-        points = self._start_points(stop)
+        points = self.points = self._start_points(stop)
+        for name, at in list(points.items()):
+            self._set_point(points, name, at)
         _LOGGER.info("beat publishes %d link(s) to queue %r: %s", len(points),
                      self.settings.queue, ", ".join(points))
         renew_every = self.settings.beat_lease / 3
@@ -210,9 +307,10 @@ class Beat:
                     "beat has taken over; stopping so that ticks are not published twice")
             self._flush_notes()
             now = _now_ms()
-            due = [name for name, at in points.items() if at <= now]
+            due = [name for name, at in points.items() if self._due_at(name, at) <= now]
             if not due:
-                wait = (min(points.values()) - now) / 1000 if points else renew_every
+                wait = (min(self._due_at(n, at) for n, at in points.items()) - now) / 1000 \
+                    if points else renew_every
                 stop.wait(min(wait, renew_every))
                 continue
             if not lease.valid:
@@ -223,11 +321,11 @@ class Beat:
             for name in due:
                 s = self.schedules[name]
                 first = points[name]
-                at = s.latest(now)  # >= first: the latest tick that fell due
+                at = s.latest(now, first)  # >= first: the latest tick that fell due
                 if self._paused():
                     _LOGGER.info("tick %s of link %r not published: paused",
                                  format_tick(at), name)
-                    points[name] = s.after(at)
+                    self._set_point(points, name, s.after(at))
                     continue
                 try:
                     self._send(name, at)
@@ -246,7 +344,7 @@ class Beat:
                                     "beat stalled) and were coalesced into tick %s",
                                     name, missed, format_tick(first), format_tick(at))
                 self._note(name, at, (first, missed) if missed else None)
-                points[name] = s.after(at)
+                self._set_point(points, name, s.after(at))
 
     def _send(self, name: str, at: int) -> None:
         self.app.send_task(TASK_NAME, args=[name, format_tick(at)], queue=self.settings.queue)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import socket
@@ -14,7 +15,7 @@ from databay.delivery import StateStore
 from databay.errors import DatabayError
 from databay.link import Link
 
-from databay_celery._beat import Beat, Schedule
+from databay_celery._beat import NEVER, Beat, Schedule
 from databay_celery._registry import PIPELINE_ENV, registry
 from databay_celery._settings import Settings, pipeline_settings
 
@@ -76,6 +77,9 @@ class CeleryPlanner(BasePlanner):
     :param state_store: lent to every link without one, as on every planner; workers on
         several hosts need a shared one (:class:`databay_celery.RedisStateStore`).
     """
+
+    #: beat publishes ticks of cron schedules too (see databay.schedules)
+    supports_schedules = True
 
     def __init__(
         self,
@@ -277,7 +281,7 @@ class CeleryPlanner(BasePlanner):
         from databay_celery._app import make_app
 
         schedules = {
-            name: Schedule.of(name, link.interval,
+            name: Schedule.of(name, link.schedule,
                               self._publish_immediately and link.immediate_transfer)
             for name, link in names.items()
         }
@@ -289,6 +293,17 @@ class CeleryPlanner(BasePlanner):
         finally:
             self.beat.guard.close()
             app.close()
+
+    def _next_fire(self, link: Link) -> datetime.datetime | None:
+        """Beat: the link's pending tick (jitter not included); else from the schedule."""
+        beat = self.beat
+        if beat is None or not beat.leading.is_set():
+            return None
+        at = beat.points.get(self._names.get(link) or ".".join(link.tags))
+        if at is None or at >= NEVER:
+            return None
+        return datetime.datetime.fromtimestamp(at / 1000, datetime.timezone.utc).astimezone(
+            link.schedule.timezone)
 
     def _run_worker(self, settings: Settings, names: dict[str, Link]) -> None:
         from celery.worker import state

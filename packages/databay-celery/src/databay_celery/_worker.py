@@ -183,8 +183,9 @@ def _busy(guard: Guard, link: Any, name: str, tick: str, when: datetime.datetime
     if guard.started(name, tick) is not None:
         # an interrupted transfer of this very tick: it must run, after the current one
         raise Wait(settings.poll, f"redo waits for tick {holder.get('tick')}")
-    interval = link.interval.total_seconds()
-    left = when.timestamp() + interval - time.time()
+    # until the link's next tick (its interval's, or its cron schedule's next fire)
+    nxt = link.schedule.next_after(when)
+    left = (nxt.timestamp() if nxt is not None else when.timestamp()) - time.time()
     if left > 0:
         raise Wait(min(settings.poll, left + 0.01),
                    f"tick {holder.get('tick')} still runs on {holder.get('worker')}")
