@@ -342,3 +342,26 @@ def test_planner_without_state_stores_refuses_the_table() -> None:
                                             r"'state_store': unknown key; test_validate:Bare "
                                             r"takes no state store"):
         build_pipeline(parse_toml(text, "p.toml"), "p.toml", {})
+
+
+@pytest.mark.parametrize("dead_letter, warned", [
+    ('type = "FileOutlet"\ndefault_filepath = "dead.txt"', True),
+    ('type = "FileOutlet"\ndefault_filepath = "dead.jsonl"\njson_lines = true', False),
+    ('type = "FileOutlet"\ndefault_filepath = "dead.txt"\n'
+     'processors = ["databay.delivery:dead_letter_fields"]', False),
+    ('type = "NullOutlet"', True),
+])
+def test_a_dead_letter_outlet_that_drops_the_details_is_warned_about(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], dead_letter: str,
+        warned: bool) -> None:
+    path = tmp_path / "p.toml"
+    path.write_text(link(extra=f"[links.dead_letter]\n{dead_letter}\n"))
+    assert main(["validate", "--quiet", str(path)]) == 0  # valid: a warning only
+    err = capsys.readouterr().err
+    if warned:
+        assert err.startswith(f"warning: {path}: link 'orders', key 'dead_letter': the "
+                              "dead-letter outlet ")
+        assert "stores payloads only" in err and "json_lines = true" in err
+        assert "databay.delivery:dead_letter_fields" in err
+    else:
+        assert err == ""

@@ -43,6 +43,8 @@ __all__ = [
     "MemoryStateStore",
     "RetryPolicy",
     "StateStore",
+    "dead_letter_fields",
+    "dead_letter_warning",
     "is_transient",
 ]
 
@@ -223,6 +225,47 @@ class FileStateStore(StateStore):
         return f"FileStateStore({self.path!r})"
 
 
+def dead_letter_fields(records: list[Record]) -> list[Record]:
+    """A processor for a dead-letter outlet that stores payloads only (CsvOutlet,
+    MongoOutlet, HttpOutlet, a plain FileOutlet): it puts each record's ``DEAD_LETTER``
+    details into the payload, as the fields ``dead_letter_link``, ``dead_letter_outlet``,
+    ``dead_letter_error``, ``dead_letter_error_type`` and ``dead_letter_attempts``. A
+    dict payload gets them added (in a new dict); any other payload becomes
+    ``{"payload": payload, ...}``. Records without details pass unchanged::
+
+        dead_letter=CsvOutlet("dead.csv", processors=dead_letter_fields)
+
+    In a pipeline file: ``processors = ["databay.delivery:dead_letter_fields"]``.
+    """
+    out = []
+    for record in records:
+        info = record.metadata.get(DEAD_LETTER)
+        if not isinstance(info, dict):
+            out.append(record)
+            continue
+        payload = record.payload
+        fields = dict(payload) if isinstance(payload, dict) else {"payload": payload}
+        fields.update({f"dead_letter_{key}": value for key, value in info.items()})
+        out.append(Record(fields, record.metadata))
+    return out
+
+
+def dead_letter_warning(link: Link) -> str | None:
+    """Why ``link``'s dead-letter outlet would lose the ``DEAD_LETTER`` details of the
+    records it gets, or None: it says it stores payloads only
+    (:attr:`~databay.outlet.Outlet.stores_metadata` is False) and has no processor of
+    its own that could copy the details into the payload."""
+    outlet = link.dead_letter
+    if outlet is None or outlet.processors or \
+            getattr(outlet, "stores_metadata", None) is not False:
+        return None
+    return (f"the dead-letter outlet {outlet!r} stores payloads only: dead-lettered records "
+            f"would lose their DEAD_LETTER details (link, outlet, error, error_type, "
+            f"attempts); use a FileOutlet with json_lines = true, or give the dead-letter "
+            f"outlet the processor databay.delivery:dead_letter_fields, which copies the "
+            f"details into the payload (see docs/delivery.md)")
+
+
 # -- the delivery of one link ---------------------------------------------------------
 
 _LOGGER = logging.getLogger("databay.Link")
@@ -248,6 +291,8 @@ class Delivery:
     checkpoints. Each :class:`~databay.link.Link` has one and asks it to
 
     - :meth:`push` (or :meth:`apush`) one batch to one outlet,
+    - :meth:`refuse` (or :meth:`arefuse`) records its own processors or groupers
+      raised on, when it has a dead-letter outlet,
     - :meth:`check` that the batch reached every outlet, else raise,
     - :meth:`begin`, :meth:`commit` or :meth:`rewind` the checkpoint of a transfer.
 
@@ -276,8 +321,8 @@ class Delivery:
         try:
             records = self._prepare(outlet, batch) if (self._link.copy_records
                                                         or outlet.processors) else batch.copy()
-        except Exception as exc:
-            self._lost(exc, outlet, batch, result)
+        except Exception as exc:  # the outlet's processor raised: no push was tried
+            self._drive(self._refused(exc, outlet, batch, 0, result), update)
             return
         try:
             outlet.push(records, update)
@@ -292,8 +337,8 @@ class Delivery:
         try:
             records = self._prepare(outlet, batch) if (self._link.copy_records
                                                         or outlet.processors) else batch.copy()
-        except Exception as exc:
-            self._lost(exc, outlet, batch, result)
+        except Exception as exc:  # the outlet's processor raised: no push was tried
+            await self._adrive(self._refused(exc, outlet, batch, 0, result), update)
             return
         try:
             await _apush_once(outlet, records, update)
@@ -301,6 +346,19 @@ class Delivery:
             await self._adrive(self._recover(exc, outlet, records, result), update)
         else:
             result.pushed[outlet] = result.pushed.get(outlet, 0) + len(records)
+
+    def refuse(self, refused: list[tuple[Exception, list[Record]]], update: Update,
+               result: TransferResult) -> None:
+        """Hand records the link's own processors or groupers raised on to the
+        dead-letter outlet: each pair is ``(error, records)``."""
+        for exc, records in refused:
+            self._drive(self._refused(exc, None, records, 0, result), update)
+
+    async def arefuse(self, refused: list[tuple[Exception, list[Record]]], update: Update,
+                      result: TransferResult) -> None:
+        """:meth:`refuse` on the running event loop."""
+        for exc, records in refused:
+            await self._adrive(self._refused(exc, None, records, 0, result), update)
 
     def check(self, result: TransferResult) -> None:
         """Raise the last error when some records reached neither their outlet nor the
@@ -345,8 +403,12 @@ class Delivery:
         if dead_letter is None:
             self._lost(exc, outlet, records, result)
             return
-        dead = self._dead_letters(dead_letter, exc, outlet, records, attempts)
-        error = yield _PUSH, dead_letter, dead
+        try:
+            dead = self._dead_letters(dead_letter, exc, outlet, records, attempts)
+        except Exception as dead_exc:  # a processor of the dead-letter outlet raised
+            error: Exception | None = dead_exc
+        else:
+            error = yield _PUSH, dead_letter, dead
         if error is not None:
             _LOGGER.error("%s: the dead-letter outlet %r refused %d record(s) too: %r",
                           result.update, dead_letter, len(records), error)

@@ -355,8 +355,10 @@ class Link:
                 if data is not None:
                     records += inlet._to_records(data)
             result.pulled = len(records)
-            batches = self._process(records, result) if self.processors or self.groupers \
-                else [records]
+            batches, refused = self._process(records, result) if self.processors \
+                or self.groupers else ([records], None)  # process
+            if refused:
+                delivery.refuse(refused, update, result)
             for batch in batches:  # push
                 for outlet in self._outlets:
                     delivery.push(outlet, batch, update, result)
@@ -383,8 +385,10 @@ class Link:
         cursors = delivery.begin() if self.state_store is not None else None
         try:
             records = await self._apull(update, result)
-            batches = self._process(records, result) if self.processors or self.groupers \
-                else [records]
+            batches, refused = self._process(records, result) if self.processors \
+                or self.groupers else ([records], None)  # process
+            if refused:
+                await delivery.arefuse(refused, update, result)
             outlets = self._outlets
             for batch in batches:  # push
                 if len(outlets) == 1:  # no task to spawn, no extra turn of the loop
@@ -428,20 +432,32 @@ class Link:
         result.pulled = len(records)
         return records
 
-    def _process(self, records: list[Record], result: TransferResult) -> list[list[Record]]:
-        """The link's processors, then its groupers: the batches to push."""
+    def _process(self, records: list[Record], result: TransferResult
+                 ) -> tuple[list[list[Record]], list[tuple[Exception, list[Record]]]]:
+        """The link's processors, then its groupers: the batches to push, and the
+        records a processor or grouper raised on, for the dead-letter outlet (without
+        one, such an error is raised, or logged and the records go on unprocessed)."""
+        refused: list[tuple[Exception, list[Record]]] = []
         for processor in self.processors:
             try:
                 records = returned_list(processor(records), processor, "processor")
             except Exception as exc:
-                self._failed(exc, result, f"link processor {processor!r}")
+                if self.dead_letter is None:
+                    self._failed(exc, result, f"link processor {processor!r}")
+                else:
+                    refused.append((exc, records))
+                    records = []
         batches = [records]
         for grouper in self.groupers:
             try:
                 batches = returned_list(grouper(batches), grouper, "grouper")
             except Exception as exc:
-                self._failed(exc, result, f"grouper {grouper!r}")
-        return batches
+                if self.dead_letter is None:
+                    self._failed(exc, result, f"grouper {grouper!r}")
+                else:
+                    refused.append((exc, [r for batch in batches for r in batch]))
+                    batches = [[]]
+        return batches, refused
 
     def _failed(self, exc: Exception, result: TransferResult, doing: str) -> None:
         """An inlet, processor or grouper failed: raise, or log and go on."""

@@ -41,5 +41,13 @@ class Outlet(Node, ABC):
     def push(self, records: list[Record], update: Update) -> Any:
         """Consume one batch of records. May be ``async def``."""
 
+    @property
+    def stores_metadata(self) -> bool | None:
+        """Whether :meth:`push` keeps each record's metadata, not only its payload: True,
+        False, or None (the default) when the outlet does not say. A dead-letter outlet
+        needs it to keep the ``DEAD_LETTER`` details; ``databay validate`` warns about
+        one that says False and has no processor of its own."""
+        return None
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

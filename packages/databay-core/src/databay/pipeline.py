@@ -38,7 +38,7 @@ from typing import Any
 
 from databay import plugins
 from databay.base_planner import BasePlanner
-from databay.delivery import RetryPolicy, StateStore
+from databay.delivery import RetryPolicy, StateStore, dead_letter_warning
 from databay.errors import (
     DatabayError,
     PluginNotFoundError,
@@ -273,6 +273,16 @@ class Pipeline:
         for spec in self.enabled_links:
             if spec.link.state_store is None and spec.link.tags:
                 spec.link.state_store = store
+
+    def warnings(self) -> list[Problem]:
+        """What is valid but likely not meant: today, a dead-letter outlet that would
+        drop the records' ``DEAD_LETTER`` details. ``databay validate`` prints them."""
+        found = []
+        for spec in self.links:
+            message = dead_letter_warning(spec.link)
+            if message is not None:
+                found.append(Problem(self.source, f"link {spec.name!r}", "dead_letter", message))
+        return found
 
     def make_planner(self) -> BasePlanner:
         """A new planner with the enabled links added."""

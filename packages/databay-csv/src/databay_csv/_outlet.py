@@ -225,6 +225,12 @@ class CsvOutlet(Outlet):
 
     # -- push ---------------------------------------------------------------------
 
+    @property
+    def stores_metadata(self) -> bool:
+        """False: rows hold payload fields only (a dead-letter CsvOutlet needs a
+        processor that copies ``DEAD_LETTER`` details into the payload)."""
+        return False
+
     def push(self, records: list[Record], update: Update) -> None:
         """Write ``records``: one row each, grouped by target file."""
         if not records:

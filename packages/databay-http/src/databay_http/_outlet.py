@@ -138,6 +138,12 @@ class HttpOutlet(Outlet):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def stores_metadata(self) -> bool | None:
+        """False when sending payloads (the default); None with a custom ``serialize``,
+        which may send metadata too."""
+        return False if self._serialize is _payload else None
+
     def push(self, records: list[Record], update: Update) -> None:
         total = len(records)
         if not records and not self._send_empty:

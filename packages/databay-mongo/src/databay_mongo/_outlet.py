@@ -224,6 +224,12 @@ class MongoOutlet(Outlet):
 
     # -- push -------------------------------------------------------------------------
 
+    @property
+    def stores_metadata(self) -> bool:
+        """False: documents are built from payloads only (a dead-letter MongoOutlet
+        needs a processor that copies ``DEAD_LETTER`` details into the payload)."""
+        return False
+
     def push(self, records: list[Record], update: Update) -> None:
         """Write the records; raise :class:`MongoWriteError` listing those that did not
         go in (after retries)."""

@@ -141,6 +141,8 @@ def validate(args: argparse.Namespace) -> int:
                   f"planner {pipeline.planner_name}")
             for line in fire_time_lines(pipeline):
                 print(line)
+        for warning in pipeline.warnings():  # valid, so the exit code stays 0
+            print(f"warning: {warning}", file=sys.stderr)
     return code
 
 

@@ -114,6 +114,11 @@ class FileOutlet(Outlet):
         """Whether ``FILEPATH`` metadata may point anywhere (trusted metadata only)."""
         return self._folder.allow_any_path
 
+    @property
+    def stores_metadata(self) -> bool:
+        """True with ``json_lines=True``; plain lines hold only ``str(payload)``."""
+        return self.json_lines
+
     def push(self, records: list[Record], update: Update) -> None:
         """Write one line per record; every record is checked before any file is
         opened."""

@@ -26,6 +26,11 @@ class PrintOutlet(Outlet):
         self.only_payload = only_payload
         self.skip_update = skip_update
 
+    @property
+    def stores_metadata(self) -> bool:
+        """False with ``only_payload=True``; a whole record prints with its metadata."""
+        return not self.only_payload
+
     def push(self, records: list[Record], update: Update) -> None:
         for record in records:
             shown = record.payload if self.only_payload else record
