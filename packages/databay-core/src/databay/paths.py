@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import os
 import reprlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from databay.errors import UnsafePathError
 
@@ -143,7 +143,7 @@ class BaseFolder:
         return real == base or real.startswith(base.rstrip(os.sep) + os.sep)
 
     def _refuse(self, value: Any, reason: str, key: str, record: Record | None,
-                update: Update | None) -> None:
+                update: Update | None) -> NoReturn:
         link = ".".join(update.tags) if update is not None else None
         parts = [f"{self.owner} refused"]
         parts.append(f"record {_short.repr(record)}" if record is not None else "a path")
