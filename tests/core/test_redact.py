@@ -44,11 +44,13 @@ def test_ordinary_names(name: str) -> None:
 
 @pytest.fixture
 def restore_names() -> Iterator[None]:
-    saved = set(redact._names)
+    saved, phrases = set(redact._names), set(redact._phrases)
     yield
     with redact._names_lock:
         redact._names.clear()
         redact._names.update(saved)
+        redact._phrases.clear()
+        redact._phrases.update(phrases)
         redact._cache.clear()
 
 
@@ -59,6 +61,9 @@ def test_added_names_count_everywhere(restore_names: None) -> None:
     assert is_secret_name("X-Tenant-Pin") and is_secret_name("tenantPin")
     assert redact_url(f"http://h/?pin={S}") == "http://h/?pin=***"
     assert redact_mapping({"X-Tenant-Pin": S}) == {"X-Tenant-Pin": MASK}
+    add_secret_names("tenant-code")
+    assert is_secret_name("X-Tenant-Code") and is_secret_name("tenantCode")
+    assert not is_secret_name("tenant") and not is_secret_name("code")
     with pytest.raises(ValueError, match="add_secret_names"):
         add_secret_names("--")
 

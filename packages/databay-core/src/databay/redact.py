@@ -76,6 +76,7 @@ _NOT_SECRET = frozenset({"authsource", "authmechanism", "wwwauthenticate", "keep
                          "tokentype", "keyid"})
 
 _names: set[str] = set(_DEFAULT_NAMES)
+_phrases: set[tuple[str, ...]] = set()  # added names of several words, as words
 _names_lock = threading.Lock()
 _cache: dict[str, bool] = {}
 
@@ -100,18 +101,21 @@ def secret_names() -> frozenset[str]:
 def add_secret_names(*names: str) -> None:
     """Treat ``names`` as credentials too, everywhere, from now on.
 
-    A name is compared like the defaults: as one word of a longer name and as a whole
-    name, ignoring case and separators (``add_secret_names("X-Tenant-Pin")`` also hides
-    ``tenant_pin`` and ``TenantPin``).
+    A name is compared like the defaults, ignoring case and separators: as a whole name
+    and as words of a longer one (``add_secret_names("tenant-pin")`` hides
+    ``tenant_pin``, ``TenantPin`` and ``X-Tenant-Pin``).
     """
-    new = set()
+    new: list[list[str]] = []
     for name in names:
         if not isinstance(name, str) or not _normal(name):
             raise ValueError(f"add_secret_names(): a name must be a non-empty string of "
                              f"letters or digits, got {name!r}")
-        new.add(_normal(name))
+        new.append(_words(name))
     with _names_lock:
-        _names.update(new)
+        for words in new:
+            _names.add("".join(words))
+            if len(words) > 1:
+                _phrases.add(tuple(words))
         _cache.clear()
 
 
@@ -127,7 +131,9 @@ def is_secret_name(name: str) -> bool:
     with _names_lock:
         secret = joined not in _NOT_SECRET and (
             key or joined in _names or any(w in _names for w in words)
-            or joined.endswith(_SUFFIXES))
+            or joined.endswith(_SUFFIXES)
+            or any(tuple(words[i:i + len(p)]) == p for p in _phrases
+                   for i in range(len(words) - len(p) + 1)))
         if len(_cache) < 4096:
             _cache[name] = secret
     return secret
