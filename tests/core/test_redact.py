@@ -158,3 +158,37 @@ def test_filter_redacts_message_args_and_traceback(caplog: pytest.LogCaptureFixt
     assert S not in text
     assert "access_token=***" in text and "plain 3" in text
     logger.filters.clear()
+
+
+def test_databay_own_stderr_lines_are_redacted() -> None:
+    """Without logging configured, databay writes its lines itself: redacted."""
+    import subprocess
+    import sys
+
+    code = ("import logging, databay\n"
+            f"logging.getLogger('databay.Plugin').warning('GET %s', 'http://h/?token={S}')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)
+    assert "GET http://h/?token=*** (databay.Plugin)" in done.stderr, done.stderr
+    assert S not in done.stderr
+
+
+def test_dead_letter_details_are_redacted() -> None:
+    """A plugin's careless error does not carry a credential into the dead letter."""
+    from databay import Link, Outlet, Record, Update
+    from databay.delivery import DEAD_LETTER
+    from databay.testing import CollectingOutlet, RecordsInlet
+
+    class Careless(Outlet):
+        def push(self, records: list[Record], update: Update) -> None:
+            raise ConnectionError(f"POST https://u:{S}@h/in?api_key={S} refused")
+
+        def __repr__(self) -> str:
+            return f"Careless(url='https://h/in?api_key={S}')"
+
+    dead = CollectingOutlet()
+    Link(RecordsInlet([1, 2]), Careless(), interval=1, tags="careless",
+         dead_letter=dead).transfer()
+    details = [r.metadata[DEAD_LETTER] for r in dead.records]
+    assert len(details) == 2 and S not in repr(details)
+    assert "api_key=***" in details[0]["error"] and "***" in details[0]["outlet"]

@@ -31,6 +31,7 @@ from databay._validate import returned_list
 from databay.errors import TransferError
 from databay.inlet import Inlet
 from databay.record import Record
+from databay.redact import redact_text
 
 if TYPE_CHECKING:
     from databay.link import Link
@@ -489,9 +490,11 @@ class Delivery:
         """Copies of ``records`` carrying why they were refused, through the dead-letter
         outlet's own processors (as for any push)."""
         link = self._link
-        info = {"link": ".".join(link.tags) or repr(link),
-                "outlet": None if outlet is None else repr(outlet),
-                "error": repr(exc), "error_type": type(exc).__name__, "attempts": attempts}
+        # redacted: a plugin's error may quote a credential (databay.redact)
+        info = {"link": ".".join(link.tags) or redact_text(repr(link)),
+                "outlet": None if outlet is None else redact_text(repr(outlet)),
+                "error": redact_text(repr(exc)), "error_type": type(exc).__name__,
+                "attempts": attempts}
         dead = []
         for record in records:
             copy = Record(record.payload, dict(record.metadata))

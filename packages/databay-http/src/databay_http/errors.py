@@ -37,7 +37,8 @@ def status_is_transient(status: int) -> bool:
 class HttpError(DatabayError):
     """A request failed.
 
-    ``method`` and ``url`` (without credentials) name the request; ``attempts`` is how
+    ``method`` and ``url`` (credentials redacted, see :mod:`databay.redact`) name the
+    request; ``attempts`` is how
     many times it was sent; ``transient`` whether retrying later may succeed (each
     class has a default; ``transient=`` overrides it).
     """

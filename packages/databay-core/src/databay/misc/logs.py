@@ -13,9 +13,12 @@ import sys
 import time
 from typing import Any
 
+from databay.redact import RedactingFilter
+
 __all__ = ["DEFAULT_FORMAT", "DatabayHandler", "ISO8601Formatter", "install"]
 
 DEFAULT_FORMAT = "%(asctime)s|%(levelname)-.1s| %(message)s (%(name)s)"
+_REDACT = RedactingFilter()
 
 
 class ISO8601Formatter(logging.Formatter):
@@ -44,6 +47,13 @@ class DatabayHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def __init__(self) -> None:
         super().__init__(sys.stderr)
         self.setFormatter(ISO8601Formatter(DEFAULT_FORMAT, millis_precision=3))
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        if logging.getLogger().handlers:
+            return False  # the application's handlers write the line
+        # no secret in a line databay writes itself (databay.redact)
+        _REDACT.filter(record)
+        return super().handle(record)
 
     def emit(self, record: logging.LogRecord) -> None:
         if logging.getLogger().handlers:
