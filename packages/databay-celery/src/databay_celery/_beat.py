@@ -161,6 +161,20 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def _outage_errors(app: Any) -> tuple[type[BaseException], ...]:
+    """The errors that mean the broker cannot be reached (an outage), not a bug."""
+    from kombu.exceptions import OperationalError
+
+    errors: tuple[type[BaseException], ...] = (OperationalError, OSError,
+                                               redis.ConnectionError, redis.TimeoutError)
+    try:
+        with app.connection_for_write() as connection:  # not connected: only its errors
+            errors += tuple(connection.connection_errors)
+    except Exception:  # the broker's transport cannot even load: not an outage
+        pass
+    return errors
+
+
 class Beat:
     """Publishes the ticks of ``schedules`` until ``stop`` is set.
 
@@ -188,6 +202,7 @@ class Beat:
         self._redis.cap = min(self._redis.cap, cap)
         self._broker = (self._redis if settings.broker_url == settings.redis_url
                         else Outage(f"the broker {redact(settings.broker_url)}", cap=cap))
+        self._outage_errors = _outage_errors(app)
         self._notes: list[tuple[str, int, tuple[int, int] | None]] = []
         self._noted: dict[str, int] = {}  # the last tick noted in Redis, by link
         self._delays: dict[str, int] = {}  # jitter of each link's pending tick (ms)
@@ -215,8 +230,14 @@ class Beat:
         step = min(self.settings.beat_lease / 3, 1.0)
         quiet_until = 0.0
         announced = False
+        run_id: str | None = None
         while True:
             try:
+                if self.standby:
+                    # a restart too quick to be seen failing still changes the run id
+                    seen, run_id = run_id, self.guard.server_run()
+                    if seen is not None and run_id != seen:
+                        quiet_until = time.monotonic() + self.settings.beat_lease
                 if time.monotonic() < quiet_until:
                     self.guard.ping()
                 else:
@@ -332,9 +353,14 @@ class Beat:
                 except Exception as exc:
                     # the tick stays due: when the broker answers again, the ticks that
                     # fell due meanwhile are coalesced into one
-                    self._broker.pause(self._broker.failed(
-                        exc, f"beat, publishing tick {format_tick(at)} of link {name!r}"),
-                        stop)
+                    doing = f"beat, publishing tick {format_tick(at)} of link {name!r}"
+                    if isinstance(exc, self._outage_errors):
+                        self._broker.pause(self._broker.failed(exc, doing), stop)
+                    else:  # not an outage: a bug or a broken install, said every time
+                        _LOGGER.error("%s failed (trying again in %.1f s): %s: %s", doing,
+                                      self.settings.poll, type(exc).__name__, exc,
+                                      exc_info=exc)
+                        stop.wait(self.settings.poll)
                     break
                 self._broker.recovered()
                 missed = s.count(first, at)

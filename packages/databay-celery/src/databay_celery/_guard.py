@@ -299,6 +299,12 @@ class Guard:
     def ping(self) -> bool:
         return bool(self.client.ping())
 
+    def server_run(self) -> str | None:
+        """The Redis server's ``run_id``: it changes when the server restarts."""
+        info = self.client.info("server")
+        run_id = info.get("run_id") if isinstance(info, dict) else None
+        return str(run_id) if run_id is not None else None
+
     def close(self) -> None:
         with contextlib.suppress(Exception):  # closing is best effort
             self.client.close()
