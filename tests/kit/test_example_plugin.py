@@ -33,8 +33,8 @@ def guide_files(text: str) -> dict[str, str]:
         i += 1
         if not title:
             continue
-        while i < len(lines) and not lines[i].strip():
-            i += 1
+        while i < len(lines) and (not lines[i].strip() or lines[i].lstrip().startswith("<!--")):
+            i += 1  # blank lines and HTML comments (the <!-- doctest: ... --> marks)
         fence = _FENCE.match(lines[i]) if i < len(lines) else None
         assert fence, f"{title.group(1)}: no code block after its title in the guide"
         end = lines.index(fence.group(1), i + 1)
