@@ -15,12 +15,16 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from _celery_nodes import connect
+from _celery_nodes import ListOutlet, TickInlet, connect
 from _celery_support import RedisServer, process_env, processes, wait_until
+from databay import Link
 from databay.schedules import Cron, Interval
 from databay_celery import Beat, Schedule, Settings
 from databay_celery._app import make_app
 from databay_celery._beat import NEVER
+from databay_celery._guard import Guard
+from databay_celery._registry import format_tick
+from databay_celery._worker import Wait, _guarded
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -85,6 +89,27 @@ def test_interval_schedules_keep_the_grid_with_start_and_end() -> None:
 def settings(redis_server: RedisServer, prefix: str) -> Settings:
     return Settings(broker_url=redis_server.url, redis_url=redis_server.url, prefix=prefix,
                     queue=f"{prefix}-q", lock_lease=2.0, beat_lease=2.0, poll=0.2)
+
+
+def test_a_cron_tick_that_finds_its_link_busy_waits_then_is_skipped(
+        settings: Settings) -> None:
+    guard = Guard(settings)
+    link = Link(TickInlet(), ListOutlet(), schedule=Cron("*/10 * * * * *", "UTC"), tags="c")
+    now = datetime.datetime.now(UTC).replace(microsecond=0)
+    busy = guard.lock_link("c", format_tick(ms(now) - 60_000))  # an earlier tick still runs
+    assert busy is not None
+    try:
+        # the tick's next fire is still ahead: it may yet start on time, so it waits
+        upcoming = now + datetime.timedelta(seconds=30 - now.second % 10)
+        with pytest.raises(Wait, match="still runs"):
+            _guarded(guard, link, "c", format_tick(ms(upcoming)), upcoming)
+        # its next fire (10 s later) has passed: skipped and recorded
+        old = now - datetime.timedelta(seconds=30 + now.second % 10)
+        assert _guarded(guard, link, "c", format_tick(ms(old)), old) == "skipped"
+        assert guard.done("c", format_tick(ms(old)))["status"] == "skipped"  # type: ignore[index]
+    finally:
+        busy.release()
+        guard.close()
 
 
 def test_beat_publishes_per_second_cron_ticks(settings: Settings,

@@ -155,7 +155,9 @@ class ThreadPlanner(BasePlanner):
             self._queue_calendar(job, time.monotonic())
 
     def _queue_calendar(self, job: _Job, now: float) -> None:
-        wall = datetime.datetime.now(_UTC)
+        # the clocks read together: the fire's wall time becomes a monotonic due time
+        # (``now``, read earlier in the pass, would make it early by the pass so far)
+        now, wall = time.monotonic(), datetime.datetime.now(_UTC)
         after = wall if job.nominal is None or job.nominal < wall else job.nominal
         nominal = job.link.schedule.next_after(after)
         if nominal is None:  # past its end: it does not fire again
