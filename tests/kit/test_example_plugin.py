@@ -61,8 +61,9 @@ def test_the_guide_shows_every_file_of_the_example_as_it_is() -> None:
 
 
 def test_the_guide_parser_finds_differences() -> None:
-    text = "**`a.py`**\n\n```python\nx = 1\n```\n\n**`empty`**\n\n```text\n```\n"
-    assert guide_files(text) == {"a.py": "x = 1\n", "empty": ""}
+    text = ("**`a.py`**\n\n```python\nx = 1\n```\n\n**`empty`**\n\n```text\n```\n"
+            "**`b.py`**\n\n<!-- doctest: fragment -->\n```python\ny = 2\n```\n")
+    assert guide_files(text) == {"a.py": "x = 1\n", "empty": "", "b.py": "y = 2\n"}
     assert guide_files(text.replace("x = 1", "x = 2")) != guide_files(text)
 
 
