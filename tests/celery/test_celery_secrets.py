@@ -140,8 +140,12 @@ def test_databay_validate_and_run_show_no_broker_secret(tmp_path: Path) -> None:
             # nothing listens: the worker logs that it cannot connect to the broker
             databay("run", "p.toml", "--role", "worker", "--duration", "2s", "--log-level",
                     "DEBUG", "--debug", cwd=tmp_path)]
+    runs.append(subprocess.run([sys.executable, "-m", "databay_celery", "worker", "bad.toml"],
+                               cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                               check=False))
     assert runs[0].returncode == 0, runs[0].stderr
     assert runs[1].returncode == 2 and "2 errors" in runs[1].stderr, runs[1].stderr
+    assert runs[3].returncode == 2 and "http://***@" in runs[3].stderr, runs[3].stderr
     assert "Cannot connect to redis://***@127.0.0.1" in runs[2].stderr, runs[2].stderr
     assert_nowhere([r.stdout + r.stderr for r in runs])
 

@@ -40,6 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s[%(process)d]: %(message)s")
     logging.getLogger("databay").setLevel(args.log_level)
+    from databay.redact import RedactingFilter, redact_text
+
+    for handler in logging.getLogger().handlers:  # no secret in any logger's lines
+        handler.addFilter(RedactingFilter())
 
     from databay.errors import DatabayError
     from databay.pipeline import PipelineError
@@ -54,13 +58,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         planner.start()
     except PipelineError as exc:
         for error in exc.errors:
-            print(f"databay-celery: error: {error}", file=sys.stderr)
+            print(f"databay-celery: error: {redact_text(str(error))}", file=sys.stderr)
         return 2
     except (BeatLockedError, ValueError, TypeError) as exc:
-        print(f"databay-celery: error: {exc}", file=sys.stderr)
+        print(f"databay-celery: error: {redact_text(str(exc))}", file=sys.stderr)
         return 2
     except DatabayError as exc:
-        print(f"databay-celery: error: {exc}", file=sys.stderr)
+        print(f"databay-celery: error: {redact_text(str(exc))}", file=sys.stderr)
         return 1
     return 0
 
