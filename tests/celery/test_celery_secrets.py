@@ -138,7 +138,7 @@ def test_databay_validate_and_run_show_no_broker_secret(tmp_path: Path) -> None:
     runs = [databay("validate", "p.toml", cwd=tmp_path),
             databay("validate", "bad.toml", "--debug", cwd=tmp_path),
             # nothing listens: the worker logs that it cannot connect to the broker
-            databay("run", "p.toml", "--role", "worker", "--duration", "2s", "--log-level",
+            databay("run", "p.toml", "--role", "worker", "--duration", "4s", "--log-level",
                     "DEBUG", "--debug", cwd=tmp_path)]
     runs.append(subprocess.run([sys.executable, "-m", "databay_celery", "worker", "bad.toml"],
                                cwd=tmp_path, capture_output=True, text=True, timeout=60,
