@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 __all__ = ["Inlet"]
 
 INLET_KEY = "__inlet__"
+_new = object.__new__
 
 
 def _check_checkpoint_key(value: Any, where: str) -> str:
@@ -98,10 +99,32 @@ class Inlet(Node, ABC):
 
     def new_record(self, payload: Any, metadata: dict[str, Any] | None = None) -> Record:
         """A record whose metadata is the global metadata, then ``metadata``, then
-        ``'__inlet__'``: ``str(self)``."""
-        full = {**self.metadata, **metadata} if metadata else dict(self.metadata)
-        full[INLET_KEY] = str(self)
-        return Record(payload, full)
+        ``'__inlet__'``: ``str(self)``.
+
+        Records made without ``metadata`` share one cached metadata dict (rebuilt when
+        the inlet's metadata changes), copied into the record's own dict the first time
+        its :attr:`~databay.Record.metadata` is read: a change to one record's metadata
+        is never seen by another.
+        """
+        state = self.__dict__
+        cache = state.get("_databay_md_cache")
+        if cache is not None and cache[0] == state.get("_metadata") and cache[3]:
+            shared = cache[2]  # plain repr and metadata: the metadata dict alone decides
+        else:
+            shared = self._shared_metadata()
+        record = _new(Record)
+        record.payload = payload
+        if metadata:
+            if not isinstance(metadata, Mapping):
+                raise TypeError(f"{type(self).__name__}.new_record(metadata=...) must be a "
+                                f"dict, got {type(metadata).__name__}: {metadata!r}")
+            own = dict(shared)
+            own.update(metadata)
+            own[INLET_KEY] = shared[INLET_KEY]
+            record._metadata = own
+        else:
+            record._metadata = shared
+        return record
 
     def _shared_metadata(self) -> _SharedMeta:
         """Metadata for the records this inlet's pulls produce: the global metadata and
@@ -116,7 +139,8 @@ class Inlet(Node, ABC):
             name = str(self)
         shared = _SharedMeta(md)
         shared[INLET_KEY] = name
-        self.__dict__["_databay_md_cache"] = (dict(md), name, shared)
+        plain = not custom and type(self).metadata is Inlet.metadata
+        self.__dict__["_databay_md_cache"] = (dict(md), name, shared, plain)
         return shared
 
     def _to_records(self, data: Any) -> list[Record]:
