@@ -28,6 +28,7 @@ from typing import Any
 
 from databay import Inlet, Link, Outlet, Record
 
+
 def best_rates(cases: dict[str, Callable[[], int]], seconds: float = 0.15,
                rounds: int = 9) -> dict[str, float]:
     """Best items/second of each case; the cases take turns, round after round, so
