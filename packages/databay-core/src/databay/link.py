@@ -73,7 +73,9 @@ class Link:
     :param retry: a :class:`~databay.delivery.RetryPolicy` for failed pushes (an
         outlet's own ``retry_policy`` attribute overrides it).
     :param dead_letter: an outlet that receives the records an outlet still refused
-        after its retries, with ``DEAD_LETTER`` metadata.
+        after its retries (or at once for a permanent error), and those an outlet's or
+        the link's processor or grouper raised on, each with ``DEAD_LETTER`` metadata
+        saying why (see docs/delivery.md).
     :param state_store: where the cursors of checkpointable inlets are committed after
         each delivered transfer, and resumed from (the link needs tags to name them).
     """
