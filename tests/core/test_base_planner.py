@@ -398,3 +398,16 @@ def test_a_failing_start_planner_raises_and_leaves_nothing_running() -> None:
             planner.start()
         assert not planner.running
         assert inlet.shutdowns == inlet.starts, "a started node was left running"
+
+
+def test_pause_link_refuses_a_link_not_in_the_planner() -> None:
+    inside = Link(RecordingInlet(), RecordingOutlet(), INTERVAL)
+    outside = Link(RecordingInlet(), RecordingOutlet(), INTERVAL)
+    planner = TinyPlanner([inside])
+    for call in (planner.pause_link, planner.resume_link, planner.force_transfer):
+        with pytest.raises(MissingLinkError, match="not in this planner"):
+            call(outside)
+    planner.pause_link(inside)
+    planner.remove_links(inside)
+    planner.add_links(inside)
+    assert not planner.link_paused(inside), "a removed link's pause is forgotten"

@@ -40,7 +40,8 @@ link fires next by overriding :meth:`BasePlanner._next_fire` (``next_fire_time``
 
 Each tick calls :meth:`BasePlanner._run_tick` (or :meth:`BasePlanner._claim` when the
 tick is queued, then :meth:`BasePlanner._run_claimed` when it runs). Those refuse ticks
-after ``shutdown()``, while paused, and, unless ``allow_overlap``, while the same link is
+after ``shutdown()``, while the planner or the tick's link is paused (``pause()``,
+``pause_link(link)``: every planner gets both, with nothing to implement), and, unless ``allow_overlap``, while the same link is
 still transferring: such a tick is *skipped* and logged, never queued for later.
 """
 
@@ -146,6 +147,7 @@ class BasePlanner(ABC):
         self._finishing = False
         self._started_fired = False
         self._paused = False
+        self._paused_links: set[Link] = set()
         self._inflight = 0
         self._busy: set[Link] = set()
         self._started_links: list[Link] = []
@@ -234,7 +236,11 @@ class BasePlanner(ABC):
                         self._started_links.append(link)
                 if live:
                     self._give_state_store(link)
-                    link.on_start()
+                    try:
+                        link.on_start()
+                    except Exception as exc:
+                        _fire("databay_link_start_failed", link=link, error=exc)
+                        raise
                 self._links.append(link)
                 try:
                     self._schedule(link)
@@ -281,6 +287,8 @@ class BasePlanner(ABC):
                 if link.job is not None:
                     self._unschedule(link)
                 self._links.remove(link)
+                with self._cond:
+                    self._paused_links.discard(link)
             _LOGGER.info("Removed link: %s", link)
 
     def purge(self) -> None:
@@ -445,10 +453,39 @@ class BasePlanner(ABC):
         self._paused = False
         _LOGGER.info("%r resumed", self)
 
-    def force_transfer(self) -> None:
-        """Transfer every link now, in the calling thread. A link that is transferring
-        is waited for (unless ``allow_overlap``); refused while shutting down."""
-        for link in list(self._links):
+    def pause_link(self, link: Link) -> None:
+        """Skip ``link``'s scheduled transfers until ``resume_link(link)``; its schedule
+        keeps its grid and the other links run on. A transfer in flight finishes;
+        ``force_transfer`` still runs a paused link."""
+        self._known(link)
+        with self._cond:
+            self._paused_links.add(link)
+        _LOGGER.info("%r paused %r", self, link)
+
+    def resume_link(self, link: Link) -> None:
+        """Let ``link``'s scheduled transfers run again, from its next tick on."""
+        self._known(link)
+        with self._cond:
+            self._paused_links.discard(link)
+        _LOGGER.info("%r resumed %r", self, link)
+
+    def link_paused(self, link: Link) -> bool:
+        """True while ``link``'s scheduled ticks are skipped: the planner or the link
+        is paused."""
+        return self._paused or link in self._paused_links
+
+    def _known(self, link: Link) -> None:
+        if link not in self._links:
+            raise MissingLinkError(f"{link!r} is not in this planner")
+
+    def force_transfer(self, links: Link | Sequence[Link] | None = None) -> None:
+        """Transfer every link (or only ``links``) now, in the calling thread, paused
+        or not. A link that is transferring is waited for (unless ``allow_overlap``);
+        refused while shutting down."""
+        chosen = list(self._links) if links is None else self._as_links(links)
+        for link in chosen:
+            self._known(link)
+        for link in chosen:
             if not self._claim(link, tick=False, wait=True):
                 _LOGGER.warning("%r is shutting down: force_transfer skipped %r", self, link)
                 continue
@@ -481,7 +518,7 @@ class BasePlanner(ABC):
         with self._cond:
             if self._refused(tick):
                 return False
-            if tick and self._paused:
+            if tick and (self._paused or link in self._paused_links):
                 return False
             if not self._allow_overlap:
                 while link in self._busy:
@@ -571,6 +608,7 @@ class BasePlanner(ABC):
             try:
                 link.on_start()
             except Exception as exc:
+                _fire("databay_link_start_failed", link=link, error=exc)
                 self._on_exception(exc, link)
                 if not self._ignore_exceptions:
                     return False

@@ -19,7 +19,10 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 if TYPE_CHECKING:
+    import argparse
+
     from databay.base_planner import BasePlanner
+    from databay.pipeline import Pipeline
     from databay.link import Link
     from databay.update import TransferResult, Update
 
@@ -77,6 +80,41 @@ def databay_planner_started(planner: BasePlanner) -> None:
 @hookspec
 def databay_planner_stopped(planner: BasePlanner) -> None:
     """Called when ``planner`` has stopped and its links' nodes were shut down."""
+
+
+@hookspec
+def databay_link_start_failed(link: Link, error: BaseException) -> None:
+    """Called when starting ``link`` (its nodes' ``on_start``) raised ``error``, by a
+    planner or by ``databay run``. Whether the run goes on depends on the link's and the
+    planner's ``ignore_exceptions``."""
+
+
+# -- Command-line hooks -------------------------------------------------------------
+
+
+@hookspec
+def databay_cli_run_options(parser: argparse.ArgumentParser) -> None:
+    """Add options to ``databay run`` and ``databay demo`` (``parser.add_argument``).
+
+    Called each time the command line is parsed. Options should be off by default; the
+    plugin's module should stay light (import heavy libraries in
+    :func:`databay_cli_run_starting`, when the option is given).
+    """
+
+
+@hookspec
+def databay_cli_run_starting(
+    options: argparse.Namespace, pipeline: Pipeline, planner: BasePlanner
+) -> Any:
+    """Called by ``databay run`` (and ``databay demo``) once ``planner`` is made, before
+    its nodes start, with the parsed command line.
+
+    Return None, or a service for the length of the run: an object with a ``close()``
+    method, called once the planner has stopped (e.g. a web server started here for the
+    options added by :func:`databay_cli_run_options`). Raise
+    :class:`databay.errors.DatabayError` (or ``ValueError``/``OSError``) to refuse the run:
+    its message is shown and the command exits with code 2.
+    """
 
 
 # -- Transfer hooks -----------------------------------------------------------------

@@ -64,7 +64,7 @@ KINDS: tuple[Kind, ...] = ("inlet", "outlet", "planner", "state_store")
 #: The distributions of the databay project. A first-party plugin is never displaced by
 #: another distribution's entry point or class of the same name.
 FIRST_PARTY = frozenset({"databay-core", "databay-http", "databay-csv", "databay-mongo",
-                         "databay-planners", "databay-celery"})
+                         "databay-planners", "databay-celery", "databay-web"})
 
 #: Names provided by first-party distributions, for the "pip install" hint when one
 #: is asked for but not installed.

@@ -77,6 +77,20 @@ def _status_option(parser: argparse.ArgumentParser) -> None:
                              "transfer; auto (default): live on a terminal, lines otherwise")
 
 
+def _plugin_options(parser: argparse.ArgumentParser) -> None:
+    """Options that plugins add (the databay_cli_run_options hook), e.g. databay-web's
+    --http. A plugin whose hook raises is logged and left out."""
+    from databay import plugins
+
+    hook = plugins.get_plugin_manager().hook.databay_cli_run_options
+    for impl in hook.get_hookimpls():
+        try:
+            impl.function(parser=parser)
+        except Exception:
+            logging.getLogger("databay.cli").exception(
+                "plugin %r could not add its command-line options", impl.plugin_name)
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = _common()
     parser = _Parser(
@@ -110,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="for planners with a leader (CeleryPlanner beat): wait as a "
                           "standby instead of refusing when another one runs")
     _status_option(run)
+    _plugin_options(run)
     run.set_defaults(func=_cmd_run)
 
     validate = sub.add_parser("validate", parents=[common], help="check pipeline files",
@@ -150,6 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--print-pipeline", action="store_true",
                       help="print the demo's pipeline file and exit")
     _status_option(demo)
+    _plugin_options(demo)
     demo.set_defaults(func=_cmd_demo)
     return parser
 

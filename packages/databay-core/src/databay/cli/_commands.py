@@ -115,7 +115,8 @@ def run(args: argparse.Namespace) -> int:
                            status=args.status,
                            log_level=getattr(args, "log_level", logging.WARNING),
                            debug=getattr(args, "debug", False), title=title,
-                           on_forced=lambda o: print_outcome("databay run", pipeline, o))
+                           on_forced=lambda o: print_outcome("databay run", pipeline, o),
+                           options=args)
     print_outcome("databay run", pipeline, outcome)
     return outcome.code
 

@@ -292,7 +292,8 @@ def demo(args: argparse.Namespace) -> int:
         outcome = run_pipeline(pipeline, duration=duration, status=args.status,
                                log_level=getattr(args, "log_level", logging.WARNING),
                                debug=getattr(args, "debug", False), title=title,
-                               on_forced=lambda o: print_outcome("databay demo", pipeline, o))
+                               on_forced=lambda o: print_outcome("databay demo", pipeline, o),
+                               options=args)
     print_outcome("databay demo", pipeline, outcome)
     print("Data written to:")
     for name in ("readings.csv", "devices.csv"):

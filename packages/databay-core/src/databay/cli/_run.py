@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import logging
 import os
@@ -14,7 +15,9 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, TextIO
 
-from databay.cli._errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
+from databay._hooks import fire as _fire
+from databay.base_planner import BasePlanner
+from databay.cli._errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, CliError
 from databay.cli._status import (
     CliFormatter,
     Display,
@@ -145,6 +148,7 @@ def _start_nodes(pipeline: Pipeline) -> str | None:
             except Exception as exc:
                 _LOGGER.error("link %r: starting %r failed: %r", spec.name, node, exc,
                               exc_info=exc)
+                _fire("databay_link_start_failed", link=link, error=exc)
                 if link.ignore_exceptions:
                     continue
                 return redact_text(f"link {spec.name!r}: starting {node!r} failed: "
@@ -152,6 +156,7 @@ def _start_nodes(pipeline: Pipeline) -> str | None:
         try:
             link.on_start()  # the nodes are active already: this readies the link itself
         except Exception as exc:
+            _fire("databay_link_start_failed", link=link, error=exc)
             return redact_text(f"link {spec.name!r}: starting failed: {type(exc).__name__}: {exc}")
     return None
 
@@ -177,6 +182,7 @@ def run_pipeline(
     stream: TextIO | None = None,
     title: Callable[[], str] | None = None,
     on_forced: Callable[[Outcome], object] | None = None,
+    options: argparse.Namespace | None = None,
 ) -> Outcome:
     """Run the enabled links of ``pipeline``: one transfer each (``once``), or on its
     planner until a signal or ``duration`` seconds. Every node started gets
@@ -185,7 +191,11 @@ def run_pipeline(
     A second SIGINT/SIGTERM forces the stop: with ``on_forced``, a thread of its own
     hands it the outcome (which should report it) and ends the process with exit code
     130 without waiting for anything; without, KeyboardInterrupt is raised in the main
-    thread and the run returns a forced outcome."""
+    thread and the run returns a forced outcome.
+
+    ``options`` (the parsed command line) is handed to plugins' ``databay_cli_run_starting``
+    hook once the planner is made (not with ``once``); the services they return are
+    closed when the planner has stopped."""
     stream = stream if stream is not None else sys.stderr
     names = {spec.link: spec.name for spec in pipeline.enabled_links}
     tracker = StatusTracker(names)
@@ -215,7 +225,7 @@ def run_pipeline(
             if once:
                 outcome = _once(pipeline, stop, debug)
             else:
-                outcome = _scheduled(pipeline, tracker, stop, duration)
+                outcome = _scheduled(pipeline, tracker, stop, duration, options)
         except KeyboardInterrupt:
             outcome = Outcome(EXIT_INTERRUPTED, _FORCED_REASON, stopped_by="forced")
         finally:
@@ -269,9 +279,42 @@ def _once(pipeline: Pipeline, stop: StopRequest, debug: bool) -> Outcome:
     return Outcome(EXIT_OK, None, stopped_by=stop.reason)
 
 
+def _start_services(options: argparse.Namespace | None, pipeline: Pipeline,
+                    planner: BasePlanner) -> list[Any]:
+    """The plugins' services for this run (databay_cli_run_starting); a refusal is a
+    usage error naming it."""
+    if options is None:
+        return []
+    from databay import plugins
+
+    try:
+        found = plugins.get_plugin_manager().hook.databay_cli_run_starting(
+            options=options, pipeline=pipeline, planner=planner)
+    except (DatabayError, ValueError, OSError) as exc:
+        raise CliError(redact_text(str(exc)), code=EXIT_USAGE) from exc
+    return [service for service in found if service is not None]
+
+
+def _close_services(services: list[Any]) -> None:
+    for service in reversed(services):
+        try:
+            service.close()
+        except Exception as exc:
+            _LOGGER.error("closing %r failed: %r", service, exc, exc_info=exc)
+
+
 def _scheduled(pipeline: Pipeline, tracker: StatusTracker, stop: StopRequest,
-               duration: float | None) -> Outcome:
+               duration: float | None, options: argparse.Namespace | None = None) -> Outcome:
     planner = pipeline.make_planner()
+    services = _start_services(options, pipeline, planner)
+    try:
+        return _scheduled_on(planner, pipeline, tracker, stop, duration)
+    finally:
+        _close_services(services)
+
+
+def _scheduled_on(planner: BasePlanner, pipeline: Pipeline, tracker: StatusTracker,
+                  stop: StopRequest, duration: float | None) -> Outcome:
     tracker.next_fire = planner.next_fire_time  # status lines show each link's next fire
     if "handle_signals" not in pipeline.planner_kwargs:
         # the command handles SIGINT/SIGTERM itself: graceful first, forced second. Set

@@ -429,6 +429,30 @@ def check_pause_resume(factory: PlannerFactory, interval: float = INTERVAL,
         wait_until(lambda: inlet.count >= count + 2, timeout, "transfers after resume()")
 
 
+def check_pause_link(factory: PlannerFactory, interval: float = INTERVAL,
+                     timeout: float = TIMEOUT) -> None:
+    """pause_link(a) skips a's ticks while b runs on; force_transfer(a) still runs it;
+    resume_link(a) brings its ticks back."""
+    a_in, b_in = RecordingInlet(), RecordingInlet()
+    a, b = _link(a_in, interval=interval), _link(b_in, interval=interval)
+    planner = factory([a, b], immediate_transfer=False)
+    with _started(planner, timeout):
+        wait_until(lambda: a_in.count >= 1, timeout, "a transfer of a")
+        planner.pause_link(a)
+        assert planner.link_paused(a) and not planner.link_paused(b), \
+            "link_paused should be True for the paused link only"
+        wait_until(lambda: a_in.concurrent == 0, timeout, "a's transfer in flight")
+        count, others = a_in.count, b_in.count
+        _quiet_window(3 * interval)
+        assert a_in.count == count, "a paused link's tick started a transfer"
+        wait_until(lambda: b_in.count >= others + 2, timeout, "the other link's transfers")
+        planner.force_transfer(a)
+        assert a_in.count == count + 1, "force_transfer(link) should run a paused link once"
+        planner.resume_link(a)
+        assert not planner.link_paused(a)
+        wait_until(lambda: a_in.count >= count + 3, timeout, "a's transfers after resume_link")
+
+
 def check_shutdown_is_harmless(factory: PlannerFactory, interval: float = INTERVAL,
                                timeout: float = TIMEOUT) -> None:
     """shutdown() before start() and twice after is harmless; start() works after."""
@@ -488,6 +512,7 @@ CHECKS: dict[str, Callable[..., None]] = {
     "add_and_remove_while_running": check_add_and_remove_while_running,
     "force_transfer": check_force_transfer,
     "pause_resume": check_pause_resume,
+    "pause_link": check_pause_link,
     "shutdown_is_harmless": check_shutdown_is_harmless,
     "planner_hooks": check_planner_hooks,
 }

@@ -1,0 +1,314 @@
+"""What the web service knows: per-link counts kept up to date by core's hooks.
+
+The hooks do a few additions under one lock and nothing else; the JSON, the page and
+the Prometheus exposition are made from a snapshot when someone asks.
+"""
+
+from __future__ import annotations
+
+import bisect
+import datetime
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from databay.base_planner import BasePlanner
+from databay.hookspecs import hookimpl
+from databay.link import Link
+from databay.redact import redact_text
+from databay.update import TransferResult, Update
+
+__all__ = ["DURATION_BUCKETS", "LATENESS_BUCKETS", "Histogram", "LinkState", "Monitor"]
+
+#: Upper bounds (seconds) of the transfer duration histogram's buckets.
+DURATION_BUCKETS: tuple[float, ...] = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0,
+                                       30.0, 60.0, 300.0)
+#: Upper bounds (seconds) of the scheduling lateness histogram's buckets.
+LATENESS_BUCKETS: tuple[float, ...] = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0,
+                                       60.0)
+
+
+class Histogram:
+    """Counts per bucket (not cumulative), a sum and a count."""
+
+    __slots__ = ("bounds", "count", "counts", "sum")
+
+    def __init__(self, bounds: Sequence[float]) -> None:
+        self.bounds = tuple(bounds)
+        self.counts = [0] * (len(self.bounds) + 1)  # the last one: +Inf
+        self.sum = 0.0
+        self.count = 0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect.bisect_left(self.bounds, value)] += 1
+        self.sum += value
+        self.count += 1
+
+    def cumulative(self) -> list[tuple[str, int]]:
+        """``(le, cumulative count)`` pairs, ``+Inf`` last."""
+        out, total = [], 0
+        for bound, count in zip((*map(repr, self.bounds), "+Inf"), self.counts, strict=True):
+            total += count
+            out.append((bound, total))
+        return out
+
+
+def _outlet_labels(link: Link) -> dict[Any, str]:
+    """A label per outlet: its class name, ``#2``, ``#3``... for repeats. Never its repr
+    (which may hold a URL or a path)."""
+    labels: dict[Any, str] = {}
+    seen: dict[str, int] = {}
+    nodes = [*link.outlets]
+    dead_letter = getattr(link, "dead_letter", None)
+    if dead_letter is not None:
+        nodes.append(dead_letter)
+    for outlet in nodes:
+        name = type(outlet).__name__
+        seen[name] = seen.get(name, 0) + 1
+        labels[outlet] = name if seen[name] == 1 else f"{name}#{seen[name]}"
+    return labels
+
+
+@dataclass
+class LinkState:
+    """The counts and the last events of one link."""
+
+    name: str
+    link: Link
+    outlets: dict[Any, str]
+    transfers: dict[str, int] = field(default_factory=lambda: {
+        "succeeded": 0, "errors": 0, "failed": 0})
+    pulled: int = 0
+    pushed: dict[str, int] = field(default_factory=dict)
+    retries: dict[str, int] = field(default_factory=dict)
+    dead_lettered: dict[str, int] = field(default_factory=dict)
+    running: int = 0
+    started_at: float | None = None  # time.time() of the running transfer's start
+    last_run: float | None = None  # time.time() of the last transfer's end
+    last_duration: float | None = None
+    last_outcome: str | None = None
+    last_success: float | None = None
+    last_error: str | None = None
+    start_failed: str | None = None
+    expected: float | None = None  # time.time() of the next fire, as the planner said
+    duration: Histogram = field(default_factory=lambda: Histogram(DURATION_BUCKETS))
+    lateness: Histogram = field(default_factory=lambda: Histogram(LATENESS_BUCKETS))
+
+
+def _error_text(error: BaseException) -> str:
+    return redact_text(f"{type(error).__name__}: {error}")[:500]
+
+
+def _label(name: str, counts: dict[str, int], outlets: Mapping[Any, str],
+           found: Mapping[Any, int]) -> None:
+    for outlet, count in found.items():
+        label = outlets.get(outlet) or type(outlet).__name__
+        counts[label] = counts.get(label, 0) + count
+
+
+class Monitor:
+    """Follows one planner's links through core's hooks (register it with
+    :func:`databay.plugins.register`). ``names`` gives each link its name (a pipeline's
+    link names); links without one are named by their tags, or ``link-N``."""
+
+    def __init__(self, planner: BasePlanner, names: Mapping[Link, str] | None = None) -> None:
+        self.planner = planner
+        self._names = dict(names or {})
+        self._lock = threading.Lock()
+        self._links: dict[Link, LinkState] = {}
+        self.planner_started = False
+        self.planner_stopped = False
+        for link in list(planner.links):
+            self._state(link)
+
+    # -- bookkeeping ----------------------------------------------------------------
+
+    def _state(self, link: Link) -> LinkState:
+        state = self._links.get(link)
+        if state is None:
+            name = self._names.get(link) or ".".join(link.tags) or f"link-{len(self._links) + 1}"
+            taken = {s.name for s in self._links.values()}
+            base, n = name, 1
+            while name in taken:
+                n += 1
+                name = f"{base}-{n}"
+            state = self._links[link] = LinkState(name, link, _outlet_labels(link))
+        return state
+
+    def _ours(self, link: Link) -> bool:
+        return link in self._links or link in self.planner.links
+
+    def _expect(self, state: LinkState) -> None:
+        try:
+            when = self.planner.next_fire_time(state.link)
+        except Exception:  # a status page never breaks a transfer
+            when = None
+        state.expected = when.timestamp() if when is not None else None
+
+    # -- hooks ----------------------------------------------------------------------
+
+    @hookimpl
+    def databay_planner_started(self, planner: BasePlanner) -> None:
+        if planner is not self.planner:
+            return
+        with self._lock:
+            self.planner_started, self.planner_stopped = True, False
+            for link in list(planner.links):
+                self._expect(self._state(link))
+
+    @hookimpl
+    def databay_planner_stopped(self, planner: BasePlanner) -> None:
+        if planner is self.planner:
+            self.planner_stopped = True
+
+    @hookimpl
+    def databay_link_start_failed(self, link: Link, error: BaseException) -> None:
+        if not self._ours(link):
+            return
+        with self._lock:
+            state = self._state(link)
+            state.start_failed = state.last_error = _error_text(error)
+
+    @hookimpl
+    def databay_transfer_started(self, link: Link, update: Update) -> None:
+        if not self._ours(link):
+            return
+        now = time.time()
+        with self._lock:
+            state = self._state(link)
+            state.running += 1
+            state.started_at = now
+            if state.expected is not None and self.planner_started:
+                late = now - state.expected
+                if late >= -0.05:  # earlier: a transfer run by hand, not a tick
+                    state.lateness.observe(max(late, 0.0))
+                state.expected = None
+
+    @hookimpl
+    def databay_transfer_finished(self, link: Link, update: Update,
+                                  result: TransferResult) -> None:
+        if self._ours(link):
+            self._ended(link, result, None)
+
+    @hookimpl
+    def databay_transfer_failed(self, link: Link, update: Update, error: BaseException,
+                                result: TransferResult) -> None:
+        if self._ours(link):
+            self._ended(link, result, error)
+
+    def _ended(self, link: Link, result: TransferResult, error: BaseException | None) -> None:
+        now = time.time()
+        with self._lock:
+            state = self._state(link)
+            state.running = max(state.running - 1, 0)
+            if error is not None:
+                outcome = "failed"
+                state.last_error = _error_text(error)
+            elif result.errors:
+                outcome = "errors"
+                state.last_error = _error_text(result.errors[-1])
+            else:
+                outcome = "succeeded"
+                state.last_success = now
+            state.transfers[outcome] += 1
+            state.last_outcome = outcome
+            state.pulled += result.pulled
+            _label(state.name, state.pushed, state.outlets, result.pushed)
+            _label(state.name, state.retries, state.outlets, result.retried)
+            _label(state.name, state.dead_lettered, state.outlets, result.dead_lettered)
+            state.duration.observe(result.duration)
+            state.last_duration = result.duration
+            state.last_run = now
+            if self.planner_started and not self.planner_stopped:
+                self._expect(state)
+
+    # -- what is shown ----------------------------------------------------------------
+
+    def states(self) -> list[LinkState]:
+        """The links' states, in the planner's order (links it no longer has last)."""
+        with self._lock:
+            for link in list(self.planner.links):
+                self._state(link)
+            return list(self._links.values())
+
+    def find(self, name: str) -> LinkState | None:
+        for state in self.states():
+            if state.name == name:
+                return state
+        return None
+
+    def readiness(self) -> str | None:
+        """None when ready; otherwise why not."""
+        failed = [s for s in self.states() if s.start_failed is not None]
+        if failed:
+            return f"link {failed[0].name!r} failed to start: {failed[0].start_failed}"
+        if not self.planner.running:
+            if self.planner_stopped:
+                return "the planner has stopped"
+            return "the planner is not running yet"
+        return None
+
+    def link_state(self, state: LinkState) -> str:
+        if state.running:
+            return "running"
+        if self.planner.link_paused(state.link):
+            return "paused"
+        if state.start_failed is not None or state.last_outcome in ("failed", "errors"):
+            return "failing"
+        return "waiting"
+
+    def next_run(self, state: LinkState) -> float | None:
+        if not self.planner.running:
+            return None
+        try:
+            when = self.planner.next_fire_time(state.link)
+        except Exception:
+            return None
+        return when.timestamp() if when is not None else None
+
+    def as_json(self) -> dict[str, Any]:
+        """The planner and every link, as the JSON of ``/api/links``."""
+        links = []
+        for state in self.states():
+            with self._lock:
+                counts = {
+                    "transfers": sum(state.transfers.values()),
+                    **{key: value for key, value in state.transfers.items()},
+                    "pulled": state.pulled,
+                    "pushed": sum(state.pushed.values()),
+                    "pushed_per_outlet": dict(state.pushed),
+                    "retries": sum(state.retries.values()),
+                    "dead_lettered": sum(state.dead_lettered.values()),
+                }
+                entry: dict[str, Any] = {
+                    "name": state.name,
+                    "schedule": redact_text(str(state.link.schedule)),
+                    "running": state.running,
+                    "last_run": _iso(state.last_run),
+                    "last_duration": state.last_duration,
+                    "last_outcome": state.last_outcome,
+                    "last_success": _iso(state.last_success),
+                    "last_error": state.last_error,
+                    "counts": counts,
+                }
+            entry["state"] = self.link_state(state)
+            entry["paused"] = self.planner.link_paused(state.link)
+            entry["next_run"] = _iso(self.next_run(state))
+            links.append(entry)
+        reason = self.readiness()
+        return {
+            "planner": {"name": type(self.planner).__name__,
+                        "running": bool(self.planner.running),
+                        "paused": bool(self.planner.paused),
+                        "ready": reason is None, "reason": reason},
+            "links": links,
+        }
+
+
+def _iso(when: float | None) -> str | None:
+    if when is None:
+        return None
+    moment = datetime.datetime.fromtimestamp(when, datetime.timezone.utc)
+    return moment.isoformat(timespec="milliseconds")
