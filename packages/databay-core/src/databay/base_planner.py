@@ -41,8 +41,9 @@ link fires next by overriding :meth:`BasePlanner._next_fire` (``next_fire_time``
 Each tick calls :meth:`BasePlanner._run_tick` (or :meth:`BasePlanner._claim` when the
 tick is queued, then :meth:`BasePlanner._run_claimed` when it runs). Those refuse ticks
 after ``shutdown()``, while the planner or the tick's link is paused (``pause()``,
-``pause_link(link)``: every planner gets both, with nothing to implement), and, unless ``allow_overlap``, while the same link is
-still transferring: such a tick is *skipped* and logged, never queued for later.
+``pause_link(link)``: every planner gets both, with nothing to implement), and,
+unless ``allow_overlap``, while the same link is still transferring: such a tick is
+*skipped* and logged, never queued for later.
 """
 
 from __future__ import annotations

@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     import argparse
 
     from databay.base_planner import BasePlanner
-    from databay.pipeline import Pipeline
     from databay.link import Link
+    from databay.pipeline import Pipeline
     from databay.update import TransferResult, Update
 
 __all__ = ["hookimpl", "hookspec"]

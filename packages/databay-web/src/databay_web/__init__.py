@@ -8,9 +8,10 @@ pause/resume/run actions and a live status page for a databay planner.
 """
 
 from databay_web.__about__ import __version__
+from databay_web._address import parse_address
 from databay_web._metrics import METRICS, MonitorCollector, registry_for
 from databay_web._monitor import DURATION_BUCKETS, LATENESS_BUCKETS, LinkState, Monitor
-from databay_web._server import WebService, parse_address
+from databay_web._server import WebService
 
 __all__ = [
     "DURATION_BUCKETS",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import ipaddress
 import json
@@ -17,8 +18,9 @@ from typing import Any
 from databay import plugins
 from databay.base_planner import BasePlanner
 from databay.link import Link
-from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.exposition import choose_encoder
 
+from databay_web._address import parse_address
 from databay_web._metrics import registry_for
 from databay_web._monitor import Monitor
 
@@ -33,29 +35,6 @@ _STATIC = {
 }
 _ACTIONS = ("pause", "resume", "run")
 _MAX_BODY = 64 * 1024
-
-
-def parse_address(text: str) -> tuple[str, int]:
-    """``"PORT"``, ``"HOST:PORT"`` or ``"[IPv6]:PORT"`` -> ``(host, port)``; the host is
-    127.0.0.1 unless given. ValueError naming the expected forms otherwise."""
-    forms = "expected PORT, HOST:PORT or [IPv6]:PORT, e.g. 8000 or 0.0.0.0:8000"
-    value = str(text).strip()
-    host = "127.0.0.1"
-    if value.startswith("["):
-        end = value.find("]")
-        if end < 0 or value[end + 1:end + 2] != ":":
-            raise ValueError(f"--http {text!r}: {forms}")
-        host, value = value[1:end], value[end + 2:]
-    elif ":" in value:
-        host, _, value = value.rpartition(":")
-        host = host or "127.0.0.1"
-    try:
-        port = int(value)
-    except ValueError:
-        raise ValueError(f"--http {text!r}: the port must be a number; {forms}") from None
-    if not 0 <= port <= 65535:
-        raise ValueError(f"--http {text!r}: the port must be 0-65535 (0: any free port)")
-    return host, port
 
 
 def _loopback(host: str) -> bool:
@@ -80,8 +59,9 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "databay-web"
     sys_version = ""
     protocol_version = "HTTP/1.1"
+    default_request_version = "HTTP/1.0"  # a malformed request still gets a status line
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's name)
+    def log_message(self, format: str, *args: Any) -> None:
         _LOGGER.debug("%s " + format, self.address_string(), *args)
 
     # -- replies ----------------------------------------------------------------------
@@ -111,11 +91,9 @@ class _Handler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None,
                    explain: str | None = None) -> None:
         # http.server's own errors (a malformed request line, ...): short, no HTML
-        try:
-            self.close_connection = True
-            self._text(code, f"{code} {message or HTTPStatus(code).phrase}")
-        except Exception:
-            pass
+        self.close_connection = True
+        with contextlib.suppress(Exception):
+            self._text(code, f"{code} {(message or HTTPStatus(code).phrase)[:100]}")
 
     # -- routing ----------------------------------------------------------------------
 
@@ -125,10 +103,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._dispatch(method, path)
         except Exception:  # never a traceback for the client
             _LOGGER.exception("databay-web: %s %s failed", method, self.path[:200])
-            try:
+            with contextlib.suppress(Exception):
                 self._text(500, "500 internal error (see the databay log)")
-            except Exception:
-                pass
 
     def do_GET(self) -> None:
         self._route("GET")
@@ -186,7 +162,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._text(503, f"not ready: {reason}")
 
     def _metrics(self) -> None:
-        self._send(200, generate_latest(self.server.service.registry), CONTENT_TYPE_LATEST)
+        # the text format 0.0.4 by default, OpenMetrics when the scraper asks for it
+        encoder, content_type = choose_encoder(self.headers.get("Accept") or "")
+        self._send(200, encoder(self.server.service.registry), content_type)
 
     def _links(self) -> None:
         self._json(200, self.server.service.monitor.as_json())
@@ -326,7 +304,7 @@ class WebService:
         found = self._assets.get(name)
         if found is None:
             found = self._assets[name] = (
-                resources.files("databay_web").joinpath("static", name).read_bytes())
+                resources.files("databay_web").joinpath("static").joinpath(name).read_bytes())
         return found
 
     def check_token(self, header: str | None) -> tuple[int, str] | None:

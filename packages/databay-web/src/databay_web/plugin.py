@@ -12,10 +12,19 @@ from databay.hookspecs import hookimpl
 TOKEN_ENV = "DATABAY_HTTP_TOKEN"
 
 
+def _address(text: str) -> tuple[str, int]:
+    from databay_web._address import parse_address
+
+    try:
+        return parse_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--http ")) from None
+
+
 @hookimpl
 def databay_cli_run_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("web (databay-web)")
-    group.add_argument("--http", metavar="[HOST:]PORT", default=None,
+    group.add_argument("--http", metavar="[HOST:]PORT", default=None, type=_address,
                        help="serve /health, /ready, /metrics (Prometheus), /api/links and a "
                             "live status page on PORT (127.0.0.1 unless HOST is given)")
     group.add_argument("--http-token", metavar="TOKEN", default=None,
@@ -25,15 +34,15 @@ def databay_cli_run_options(parser: argparse.ArgumentParser) -> None:
 
 @hookimpl
 def databay_cli_run_starting(options: argparse.Namespace, pipeline: Any, planner: Any) -> Any:
-    address = getattr(options, "http", None)
+    address: tuple[str, int] | None = getattr(options, "http", None)
     if address is None:
         return None
     import os
     import sys
 
-    from databay_web._server import WebService, parse_address
+    from databay_web._server import WebService
 
-    host, port = parse_address(address)
+    host, port = address
     token = getattr(options, "http_token", None) or os.environ.get(TOKEN_ENV) or None
     names = {spec.link: spec.name for spec in pipeline.enabled_links}
     service = WebService(planner, names=names, host=host, port=port, token=token)
