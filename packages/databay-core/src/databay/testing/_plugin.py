@@ -59,6 +59,17 @@ def _lookup(kind: str, name: str) -> Any:
     return getattr(namespace, name)
 
 
+def _other_hooks(plugin_name: str) -> list[str]:
+    """The hooks other than registration ones the plugin implements (a plugin may only
+    observe, or only add command-line options, as databay-web does)."""
+    manager = plugins.get_plugin_manager()
+    plugin = manager.get_plugin(plugin_name)
+    if plugin is None:
+        return []
+    return [caller.name for caller in manager.get_hookcallers(plugin) or []
+            if not caller.name.startswith("databay_register_")]
+
+
 def _misspelt_hooks(plugin_name: str) -> list[str]:
     plugin = plugins.get_plugin_manager().get_plugin(plugin_name)
     if plugin is None:
@@ -92,10 +103,11 @@ def check_plugin(
     if wrong:
         raise AssertionError(f"[plugin] {info.name!r} defines functions that are no databay "
                              f"hook and are never called: {', '.join(wrong)}")
-    if not any(info.provides.values()):
-        raise AssertionError(f"[plugin] {info.name!r} registers no inlet, outlet or planner: "
-                             "its hooks databay_register_inlets/outlets/planners return "
-                             "nothing, or a name another plugin already provides")
+    if not any(info.provides.values()) and not _other_hooks(info.name):
+        raise AssertionError(f"[plugin] {info.name!r} registers no inlet, outlet or planner "
+                             "and implements no other hook: its hooks "
+                             "databay_register_inlets/outlets/planners return nothing, or a "
+                             "name another plugin already provides")
     if provides is not None:
         expected = {k: sorted(v) for k, v in provides.items() if v}
         actual = {k: sorted(v) for k, v in info.provides.items() if v}

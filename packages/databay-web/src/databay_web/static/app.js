@@ -8,11 +8,12 @@
   const token = document.getElementById("token");
   const rows = new Map();
 
-  function when(iso) {
+  function when(iso, ahead) {
     if (!iso) return "—";
     const date = new Date(iso);
     const seconds = Math.round((date.getTime() - Date.now()) / 1000);
-    const ago = seconds <= 0 ? `${-seconds} s ago` : `in ${seconds} s`;
+    const ago = ahead ? (seconds <= 0 ? "due" : `in ${seconds} s`)
+                      : (seconds >= 0 ? "just now" : `${-seconds} s ago`);
     return `${date.toLocaleTimeString()} (${ago})`;
   }
 
@@ -84,8 +85,8 @@
       state.textContent = link.state;
       state.className = `state state-${link.state}`;
       tr.dataset.state = link.state;
-      cell(tr, "last_run").textContent = when(link.last_run);
-      cell(tr, "next_run").textContent = link.paused ? "paused" : when(link.next_run);
+      cell(tr, "last_run").textContent = when(link.last_run, false);
+      cell(tr, "next_run").textContent = link.paused ? "paused" : when(link.next_run, true);
       cell(tr, "transfers").textContent = `${c.transfers}` + (c.failed ? ` / ${c.failed}` : "");
       cell(tr, "pulled").textContent = c.pulled;
       cell(tr, "pushed").textContent = c.pushed;
