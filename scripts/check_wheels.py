@@ -41,6 +41,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -286,8 +287,14 @@ PROBE = textwrap.dedent(r'''
             problems.append(f"plugin {info.name!r} failed to load: {info.error}")
         for kind, provided in info.provides.items():
             out["provides"].setdefault(kind, []).extend(provided)
-    if not out["provides"] and not problems:
-        problems.append("its plugin registers no inlet, outlet or planner")
+    manager = plugins.get_plugin_manager()
+    other_hooks = [caller.name for info in mine
+                   for caller in manager.get_hookcallers(manager.get_plugin(info.name)) or []
+                   if not caller.name.startswith("databay_register_")]
+    if not out["provides"] and not other_hooks and not problems:
+        # a plugin may only observe or add command-line options (databay-web)
+        problems.append("its plugin registers no inlet, outlet or planner and implements "
+                        "no other hook")
 
     import databay
     bases = {"inlet": databay.Inlet, "outlet": databay.Outlet, "planner": databay.BasePlanner}
@@ -621,6 +628,64 @@ def run_celery(python: Path, cwd: Path) -> str:
     return f"beat + worker on redis-server: {len(_lines(cwd / 'out.jsonl'))} ticks"
 
 
+def run_web(python: Path, cwd: Path) -> str:
+    """databay run --http on core's ThreadPlanner: the page, /ready and /metrics answer."""
+    import urllib.request
+
+    (cwd / "pipeline.toml").write_text(textwrap.dedent("""
+        [[links]]
+        name = "dice"
+        interval = "100ms"
+        [[links.inlets]]
+        type = "RandomIntInlet"
+    """ + _FILE_OUTLET))
+    log = cwd / "stderr.txt"
+    with log.open("w") as err:
+        proc = subprocess.Popen([str(python), "-m", "databay", "run", "pipeline.toml", "--http",
+                                 "0", "--status", "off"], cwd=cwd, env=_env(),
+                                stdout=subprocess.DEVNULL, stderr=err, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        url = ""
+        while time.monotonic() < deadline:
+            found = re.search(r"serving (http://\S+/)", log.read_text())
+            if found:
+                url = found.group(1)
+                break
+            if proc.poll() is not None:
+                raise AssertionError(f"databay run --http exited {proc.returncode}:\n"
+                                     f"{log.read_text()[-1500:]}")
+            time.sleep(0.1)
+        if not url:
+            raise AssertionError(f"databay run --http did not serve:\n{log.read_text()[-1500:]}")
+        metrics = ""
+        while time.monotonic() < deadline:
+            with urllib.request.urlopen(url + "metrics", timeout=10) as reply:
+                metrics = reply.read().decode()
+            if re.search(r'databay_transfers_total\{link="dice",outcome="succeeded"\} [3-9]',
+                         metrics) or re.search(r'outcome="succeeded"\} \d\d', metrics):
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError(f"/metrics did not count 3 transfers:\n{metrics[-1500:]}")
+        with urllib.request.urlopen(url + "ready", timeout=10) as reply:
+            ready = reply.read().decode().strip()
+        with urllib.request.urlopen(url, timeout=10) as reply:
+            page = reply.read().decode()
+        if ready != "ready" or "<title>databay</title>" not in page:
+            raise AssertionError(f"/ready said {ready!r}; the page: {page[:200]!r}")
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(30)
+        if code != 0:
+            raise AssertionError(f"databay run --http exited {code} on SIGTERM:\n"
+                                 f"{log.read_text()[-1500:]}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    return "databay run --http on ThreadPlanner: /metrics, /ready and the page answer"
+
+
 #: The real run of each package of this repository, by distribution name; one of them
 #: without a run fails (packages of another --packages-dir are not run).
 RUNS = {
@@ -630,6 +695,7 @@ RUNS = {
     "databay-http": run_http,
     "databay-mongo": run_mongo,
     "databay-celery": run_celery,
+    "databay-web": run_web,
 }
 
 
