@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from databay import redact
 from doc_blocks import ROOT, Block, blocks, documents, plugin_names
 
 NAMES = plugin_names()
@@ -123,16 +124,24 @@ def _substituted(code: str, request: pytest.FixtureRequest) -> str:
 
 
 def _run(block: Block, page: Page, request: pytest.FixtureRequest) -> None:
-    """Run one block; the log levels and handlers it changes are put back afterwards."""
+    """Run one block; the log levels and handlers it changes, and the secret names it
+    adds (``databay.redact.add_secret_names``), are put back afterwards."""
     loggers = [logging.getLogger(name) for name in list(logging.root.manager.loggerDict)
                if name == "databay" or name.startswith("databay.")]
     saved = [(lg, lg.level, list(lg.handlers)) for lg in loggers]
+    names, phrases = set(redact._names), set(redact._phrases)
     try:
         _run_code(block, page, request)
     finally:
         for logger, level, handlers in saved:
             logger.setLevel(level)
             logger.handlers[:] = handlers
+        with redact._names_lock:
+            redact._names.clear()
+            redact._names.update(names)
+            redact._phrases.clear()
+            redact._phrases.update(phrases)
+            redact._cache.clear()
 
 
 def _run_code(block: Block, page: Page, request: pytest.FixtureRequest) -> None:
@@ -169,9 +178,9 @@ def _explain(block: Block, exc: Exception) -> str:
 def _params() -> list[Any]:
     out = []
     for block in ALL:
+        if "fragment" in block.marks:  # not run: test_fragments_are_python checks them
+            continue
         marks = []
-        if "fragment" in block.marks:
-            marks.append(pytest.mark.skip(reason="marked <!-- doctest: fragment -->"))
         if "plugins" in block.marks:
             marks.append(pytest.mark.plugins)
         out.append(pytest.param(block, id=block.id, marks=marks))
@@ -213,3 +222,18 @@ def test_every_python_block_is_found_and_marks_are_known() -> None:
     # The collector must see blocks on the pages it claims to run.
     assert any(b.file == ROOT / "README.md" for b in ALL)
     assert any(b.file.parent == ROOT / "docs" / "concepts" for b in ALL)
+
+
+@pytest.mark.docs_block
+def test_fragments_are_python() -> None:
+    """A block marked ``<!-- doctest: fragment -->`` is not run, but it must still be
+    Python: a fragment with a typo fails here, naming its file and line."""
+    fragments = [b for b in ALL if "fragment" in b.marks]
+    assert fragments, "no fragment found: the marks are not read"
+    broken = []
+    for block in fragments:
+        try:
+            compile(block.code, f"{block.id} (a code block)", "exec")
+        except SyntaxError as exc:
+            broken.append(f"{block.id}: {exc.msg} (line {exc.lineno} of the block)")
+    assert not broken, "fragments that are not Python:\n" + "\n".join(broken)
