@@ -561,6 +561,22 @@ class Delivery:
             store.set(self._key(index, inlet), inlet.cursor)
         result.committed = True
 
+    def commit_chunk(self, positions: dict[int, Any], result: TransferResult) -> None:
+        """Commit the cursors after one delivered chunk of a streaming pull and keep them
+        in ``positions``, so that a later failure rewinds to this chunk's end, not to the
+        transfer's start. Once anything in the transfer failed, nothing more is
+        committed (the transfer's :meth:`commit` then rewinds to the last commit)."""
+        if result.undelivered or len(result.errors) > result._handled:
+            return
+        link = self._link
+        store = link.state_store
+        assert store is not None
+        for index in positions:
+            inlet = link.inlets[index]
+            cursor = inlet.cursor
+            store.set(self._key(index, inlet), cursor)
+            positions[index] = cursor
+
     def rewind(self, positions: dict[int, Any]) -> None:
         """Seek each inlet back to its cursor from before the transfer."""
         inlets = self._link.inlets

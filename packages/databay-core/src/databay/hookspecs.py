@@ -122,7 +122,11 @@ def databay_cli_run_starting(
 
 @hookspec
 def databay_transfer_started(link: Link, update: Update) -> None:
-    """Called when ``link`` starts the transfer identified by ``update``."""
+    """Called when ``link`` starts the transfer identified by ``update``.
+
+    The three transfer hooks fire once per transfer, also when a streaming pull is
+    delivered in many chunks (``result`` then counts across all of them); there is no
+    per-chunk hook: a chunk's pushes are visible to outlets and their processors."""
 
 
 @hookspec

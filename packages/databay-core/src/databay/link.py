@@ -7,7 +7,8 @@ import itertools
 import logging
 import sys
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from itertools import islice
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -35,6 +36,8 @@ _LOGGER = logging.getLogger("databay.Link")
 Processor = Callable[[list[Record]], list[Record]]
 Grouper = Callable[[list[list[Record]]], list[list[Record]]]
 N = TypeVar("N", Inlet, Outlet)
+#: How many records a link reads from a streaming pull before it pushes them.
+DEFAULT_BATCH_SIZE = 10_000
 _INLET: type = Inlet  # typed as plain `type`: mypy refuses abstract classes as values
 _OUTLET: type = Outlet
 
@@ -78,6 +81,9 @@ class Link:
         saying why (see docs/delivery.md).
     :param state_store: where the cursors of checkpointable inlets are committed after
         each delivered transfer, and resumed from (the link needs tags to name them).
+    :param batch_size: how many records the link reads from a streaming pull (a ``pull``
+        that returns an iterator, a generator or an async generator) before it processes
+        and pushes them to every outlet; default 10,000. Lists are never split.
     """
 
     def __init__(
@@ -99,6 +105,7 @@ class Link:
         retry: RetryPolicy | None = None,
         dead_letter: Outlet | None = None,
         state_store: StateStore | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> None:
         if catch_exceptions is not None:
             warnings.warn(
@@ -140,6 +147,7 @@ class Link:
             if not self._tags:
                 raise ValueError("Link(state_store=...) needs tags: they name the link's "
                                  "checkpoints in the store")
+        self.batch_size = batch_size
         self.retry = retry
         self.dead_letter = dead_letter
         self.state_store = state_store
@@ -162,6 +170,19 @@ class Link:
         if isinstance(tags, (list, tuple)) and all(isinstance(t, str) for t in tags):
             return list(tags)
         raise TypeError(f"Link(tags=...) must be a string or a list of strings, got {tags!r}")
+
+    @property
+    def batch_size(self) -> int:
+        """How many records are read from a streaming pull, processed and pushed at a
+        time (see :ref:`streaming pulls <streaming>` in docs/concepts/links.md)."""
+        return self._batch_size
+
+    @batch_size.setter
+    def batch_size(self, value: int) -> None:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"Link(batch_size=...) must be a positive int (records per chunk "
+                             f"of a streaming pull), got {value!r}")
+        self._batch_size = value
 
     @property
     def tags(self) -> list[str]:
@@ -241,7 +262,7 @@ class Link:
 
     def _update_sync(self) -> None:
         outlets = [*self._outlets, *([self.dead_letter] if self.dead_letter else [])]
-        self._all_sync = not any(is_async_method(i, "pull") for i in self._inlets) and \
+        self._all_sync = not any(_pulls_async(i) for i in self._inlets) and \
             not any(is_async_method(o, "push") for o in outlets)
 
     def add_inlets(self, inlets: Inlet | Sequence[Inlet]) -> None:
@@ -348,6 +369,7 @@ class Link:
         cursors = delivery.begin() if self.state_store is not None else None
         try:
             records: list[Record] = []  # pull
+            streams: list[tuple[Inlet, Any]] | None = None
             for inlet in self._inlets:
                 try:
                     data = inlet.pull(update)
@@ -355,10 +377,17 @@ class Link:
                     self._failed(exc, result, f"pulling from {inlet!r}")
                     continue
                 if data is not None:
-                    records += inlet._to_records(data)
+                    if type(data) is not list and _is_stream(data):
+                        streams = [*(streams or []), (inlet, data)]
+                    else:
+                        records += inlet._to_records(data)
             result.pulled = len(records)
-            batches, refused = self._process(records, result) if self.processors \
-                or self.groupers else ([records], None)  # process
+            if streams is not None and self._stream_sync(records, streams, update, result,
+                                                         cursors):
+                batches, refused = [], None  # delivered chunk by chunk
+            else:
+                batches, refused = self._process(records, result) if self.processors \
+                    or self.groupers else ([records], None)  # process
             if refused:
                 delivery.refuse(refused, update, result)
             for batch in batches:  # push
@@ -373,6 +402,55 @@ class Link:
             raise
         return self._end(result, started, None, cursors)
 
+    def _deliver_sync(self, records: list[Record], update: Update,
+                      result: TransferResult) -> None:
+        """Process and push one chunk of records to every outlet (sync)."""
+        delivery = self._delivery
+        batches, refused = self._process(records, result) if self.processors \
+            or self.groupers else ([records], None)
+        if refused:
+            delivery.refuse(refused, update, result)
+        for batch in batches:
+            for outlet in self._outlets:
+                delivery.push(outlet, batch, update, result)
+            if result.undelivered:
+                delivery.check(result)
+
+    def _stream_sync(self, records: list[Record], streams: list[tuple[Inlet, Any]],
+                     update: Update, result: TransferResult,
+                     cursors: dict[int, Any] | None) -> bool:
+        """Deliver the list-returning inlets' records (if any), then each stream chunk by
+        chunk: read ``batch_size`` records, process, push to every outlet, commit the
+        cursors, read the next. False if nothing came: the caller then delivers the
+        empty pull as for a list."""
+        delivered = bool(records)
+        if records:
+            self._deliver_sync(records, update, result)
+            if cursors is not None:
+                self._delivery.commit_chunk(cursors, result)
+        for inlet, stream in streams:
+            if not isinstance(stream, Iterator):
+                _close(stream)
+                raise TypeError(_async_stream_in_sync(inlet))
+            try:
+                while True:
+                    try:
+                        chunk = list(islice(stream, self._batch_size))
+                    except Exception as exc:
+                        self._failed(exc, result, f"pulling from {inlet!r}")
+                        break
+                    if not chunk:
+                        break
+                    chunk = inlet._to_records(chunk)
+                    result.pulled += len(chunk)
+                    delivered = True
+                    self._deliver_sync(chunk, update, result)
+                    if cursors is not None:
+                        self._delivery.commit_chunk(cursors, result)
+            finally:
+                _close(stream)
+        return delivered
+
     async def atransfer(self) -> TransferResult:
         """Run one transfer on the running event loop (see :meth:`transfer`).
 
@@ -386,9 +464,12 @@ class Link:
         delivery = self._delivery
         cursors = delivery.begin() if self.state_store is not None else None
         try:
-            records = await self._apull(update, result)
-            batches, refused = self._process(records, result) if self.processors \
-                or self.groupers else ([records], None)  # process
+            records, streams = await self._apull(update, result)
+            if streams and await self._astream(records, streams, update, result, cursors):
+                batches, refused = [], None  # delivered chunk by chunk
+            else:
+                batches, refused = self._process(records, result) if self.processors \
+                    or self.groupers else ([records], None)  # process
             if refused:
                 await delivery.arefuse(refused, update, result)
             outlets = self._outlets
@@ -406,10 +487,65 @@ class Link:
             raise
         return self._end(result, started, None, cursors)
 
+    async def _adeliver(self, records: list[Record], update: Update,
+                        result: TransferResult) -> None:
+        """Process and push one chunk of records to every outlet (async)."""
+        asyncio = sys.modules["asyncio"]
+        delivery = self._delivery
+        batches, refused = self._process(records, result) if self.processors \
+            or self.groupers else ([records], None)
+        if refused:
+            await delivery.arefuse(refused, update, result)
+        outlets = self._outlets
+        for batch in batches:
+            if len(outlets) == 1:
+                await delivery.apush(outlets[0], batch, update, result)
+            else:
+                await asyncio.gather(*(delivery.apush(o, batch, update, result)
+                                       for o in outlets))
+            delivery.check(result)
+
+    async def _astream(self, records: list[Record], streams: list[tuple[Inlet, Any]],
+                       update: Update, result: TransferResult,
+                       cursors: dict[int, Any] | None) -> bool:
+        """:meth:`_stream_sync` on the running loop: async iterators are read on the loop,
+        sync ones in the loop's executor (a chunk at a time)."""
+        loop = sys.modules["asyncio"].get_running_loop()
+        delivered = bool(records)
+        if records:
+            await self._adeliver(records, update, result)
+            if cursors is not None:
+                self._delivery.commit_chunk(cursors, result)
+        size = self._batch_size
+        for inlet, stream in streams:
+            try:
+                while True:
+                    try:
+                        if isinstance(stream, AsyncIterator):
+                            chunk = await _atake(stream, size)
+                        else:
+                            chunk = await loop.run_in_executor(None, _take, stream, size)
+                    except Exception as exc:
+                        self._failed(exc, result, f"pulling from {inlet!r}")
+                        break
+                    if not chunk:
+                        break
+                    chunk = inlet._to_records(chunk)
+                    result.pulled += len(chunk)
+                    delivered = True
+                    await self._adeliver(chunk, update, result)
+                    if cursors is not None:
+                        self._delivery.commit_chunk(cursors, result)
+            finally:
+                await _aclose(stream)
+        return delivered
+
     # -- transfer steps shared by the sync and async paths ----------------------------
 
-    async def _apull(self, update: Update, result: TransferResult) -> list[Record]:
-        """Pull every inlet concurrently; async pulls go to gather as they are."""
+    async def _apull(self, update: Update, result: TransferResult
+                     ) -> tuple[list[Record], list[tuple[Inlet, Any]]]:
+        """Pull every inlet concurrently; async pulls go to gather as they are. Returns
+        the records of list-returning pulls, and the streams (iterators) to read."""
         asyncio = sys.modules["asyncio"]
         pulls = [inlet.pull(update) if is_async_method(inlet, "pull")
                  else _apull_sync(inlet, update) for inlet in self._inlets]
@@ -424,15 +560,26 @@ class Link:
         else:
             outcomes = await asyncio.gather(*pulls, return_exceptions=True)
         records: list[Record] = []
-        for inlet, outcome in zip(self._inlets, outcomes, strict=True):
+        streams: list[tuple[Inlet, Any]] = []
+        for index, (inlet, outcome) in enumerate(zip(self._inlets, outcomes, strict=True)):
             if isinstance(outcome, BaseException):
                 if not isinstance(outcome, Exception):
+                    for _, stream in streams:
+                        await _aclose(stream)
                     raise outcome
-                self._failed(outcome, result, f"pulling from {inlet!r}")
+                try:
+                    self._failed(outcome, result, f"pulling from {inlet!r}")
+                except BaseException:
+                    for later in [*(s for _, s in streams), *outcomes[index + 1:]]:
+                        if _is_stream(later):
+                            await _aclose(later)
+                    raise
+            elif outcome is not None and type(outcome) is not list and _is_stream(outcome):
+                streams.append((inlet, outcome))
             else:
                 records += inlet._to_records(outcome)
         result.pulled = len(records)
-        return records
+        return records, streams
 
     def _process(self, records: list[Record], result: TransferResult
                  ) -> tuple[list[list[Record]], list[tuple[Exception, list[Record]]]]:
@@ -494,6 +641,57 @@ def _link_schedule(interval: Any, schedule: Any) -> Schedule:
                             f"as schedule=...")
         return Interval(_interval(interval, "Link"))
     return as_schedule(schedule, "Link", "schedule")
+
+
+def _pulls_async(inlet: Inlet) -> bool:
+    """Whether the inlet's pull is ``async def`` (a coroutine or an async generator)."""
+    if is_async_method(inlet, "pull"):
+        return True
+    func = getattr(type(inlet), "pull", None)
+    code = getattr(getattr(func, "__func__", func), "__code__", None)
+    return code is not None and bool(code.co_flags & 0x200)  # CO_ASYNC_GENERATOR
+
+
+def _is_stream(data: Any) -> bool:
+    """Whether a pull's result is read chunk by chunk: an iterator or async iterator."""
+    return isinstance(data, (Iterator, AsyncIterator)) and not isinstance(data, Record)
+
+
+def _async_stream_in_sync(inlet: Inlet) -> str:
+    return (f"{type(inlet).__name__}.pull() returned an async iterator from a plain 'def': "
+            f"declare it 'async def pull(self, update)' (an async generator may 'yield' "
+            f"its records), so that the link reads it on an event loop")
+
+
+def _close(stream: Any) -> None:
+    """Close a generator the link stops reading (runs its ``finally`` blocks)."""
+    close = getattr(stream, "close", None)
+    if close is not None and not isinstance(stream, AsyncIterator):
+        close()
+
+
+def _take(stream: Iterator[Any], size: int) -> list[Any]:
+    return list(islice(stream, size))
+
+
+async def _atake(stream: AsyncIterator[Any], size: int) -> list[Any]:
+    chunk: list[Any] = []
+    append = chunk.append
+    async for item in stream:
+        append(item)
+        if len(chunk) >= size:
+            break
+    return chunk
+
+
+async def _aclose(stream: Any) -> None:
+    if isinstance(stream, AsyncIterator):
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            await aclose()
+    else:
+        loop = sys.modules["asyncio"].get_running_loop()
+        await loop.run_in_executor(None, _close, stream)
 
 
 async def _apull_sync(inlet: Inlet, update: Update) -> Any:

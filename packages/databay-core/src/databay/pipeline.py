@@ -85,8 +85,8 @@ INTERVAL_FORMS = ('a number of seconds (5, 0.5) or a number with a unit: "250ms"
 TOP_KEYS = ("planner", "links")
 LINK_KEYS = ("name", "interval", "schedule", "timezone", "jitter", "start", "end", "tags",
              "enabled", "copy_records", "ignore_exceptions", "immediate_transfer",
-             "inlet_concurrency", "processors", "groupers", "retry", "dead_letter",
-             "state_store", "inlets", "outlets")
+             "inlet_concurrency", "batch_size", "processors", "groupers", "retry",
+             "dead_letter", "state_store", "inlets", "outlets")
 _LINK_FLAGS = ("enabled", "copy_records", "ignore_exceptions", "immediate_transfer")
 _BASES: dict[Kind, type] = {"inlet": Inlet, "outlet": Outlet, "planner": BasePlanner,
                              "state_store": StateStore}
@@ -550,6 +550,16 @@ class _Builder:
                     raise self.error(where, "inlet_concurrency",
                                      f"must be a positive integer, got {_describe(value)}")
                 options["inlet_concurrency"] = value
+            except _Skip:
+                pass
+        if "batch_size" in table:
+            try:
+                value = self.value(table["batch_size"], where, "batch_size")
+                if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                    raise self.error(where, "batch_size",
+                                     f"must be a positive integer (records per chunk of a "
+                                     f"streaming pull), got {_describe(value)}")
+                options["batch_size"] = value
             except _Skip:
                 pass
         for key in ("processors", "groupers"):
