@@ -4,15 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client.core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
+from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector, CollectorRegistry
+from prometheus_client.samples import Sample
 
-from databay_web._monitor import Monitor
+from databay_web._monitor import Histogram, Monitor
 
 __all__ = ["METRICS", "MonitorCollector", "registry_for"]
 
@@ -38,7 +34,13 @@ METRICS: dict[str, str] = {
 
 
 class MonitorCollector(Collector):
-    """A ``prometheus_client`` collector reading a :class:`Monitor` when scraped."""
+    """A ``prometheus_client`` collector reading a :class:`Monitor` when scraped.
+
+    The families are ``prometheus_client``'s own (``Metric`` and ``Sample``), filled
+    directly (their ``add_metric`` helpers re-check every label of every sample, which
+    costs a scrape of many links more than the encoding). Per-outlet retry and
+    dead-letter series appear once non-zero, as labelled ``prometheus_client`` counters
+    do once first used."""
 
     def __init__(self, monitor: Monitor) -> None:
         self.monitor = monitor
@@ -46,57 +48,72 @@ class MonitorCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         monitor = self.monitor
         planner = type(monitor.planner).__name__
-        transfers = CounterMetricFamily("databay_transfers", METRICS["databay_transfers"],
-                                        labels=["link", "outcome"])
-        pulled = CounterMetricFamily("databay_records_pulled",
-                                     METRICS["databay_records_pulled"], labels=["link"])
-        pushed = CounterMetricFamily("databay_records_pushed",
-                                     METRICS["databay_records_pushed"],
-                                     labels=["link", "outlet"])
-        retries = CounterMetricFamily("databay_retries", METRICS["databay_retries"],
-                                      labels=["link", "outlet"])
-        dead = CounterMetricFamily("databay_records_dead_lettered",
-                                   METRICS["databay_records_dead_lettered"],
-                                   labels=["link", "outlet"])
-        duration = HistogramMetricFamily("databay_transfer_duration_seconds",
-                                         METRICS["databay_transfer_duration_seconds"],
-                                         labels=["link"])
-        lateness = HistogramMetricFamily("databay_schedule_lateness_seconds",
-                                         METRICS["databay_schedule_lateness_seconds"],
-                                         labels=["link"])
-        success = GaugeMetricFamily("databay_last_success_timestamp_seconds",
-                                    METRICS["databay_last_success_timestamp_seconds"],
-                                    labels=["link"])
-        running = GaugeMetricFamily("databay_transfers_running",
-                                    METRICS["databay_transfers_running"], labels=["link"])
-        paused = GaugeMetricFamily("databay_link_paused", METRICS["databay_link_paused"],
-                                   labels=["link"])
+        families = {name: Metric(name, METRICS[name], kind) for name, kind in _KINDS.items()}
+        transfers = families["databay_transfers"].samples
+        pulled = families["databay_records_pulled"].samples
+        pushed = families["databay_records_pushed"].samples
+        retries = families["databay_retries"].samples
+        dead = families["databay_records_dead_lettered"].samples
+        duration = families["databay_transfer_duration_seconds"].samples
+        lateness = families["databay_schedule_lateness_seconds"].samples
+        success = families["databay_last_success_timestamp_seconds"].samples
+        running = families["databay_transfers_running"].samples
+        paused = families["databay_link_paused"].samples
         states = monitor.states()
+        link_paused = monitor.planner.link_paused
         with monitor._lock:
             for state in states:
-                name = [state.name]
+                name = state.name
+                one = {"link": name}
                 for outcome, count in state.transfers.items():
-                    transfers.add_metric([state.name, outcome], count)
-                pulled.add_metric(name, state.pulled)
+                    transfers.append(Sample("databay_transfers_total",
+                                            {"link": name, "outcome": outcome}, count))
+                pulled.append(Sample("databay_records_pulled_total", one, state.pulled))
                 for label in state.outlets.values():
-                    pushed.add_metric([state.name, label], state.pushed.get(label, 0))
-                    retries.add_metric([state.name, label], state.retries.get(label, 0))
-                    dead.add_metric([state.name, label], state.dead_lettered.get(label, 0))
-                duration.add_metric(name, state.duration.cumulative(), state.duration.sum)
-                lateness.add_metric(name, state.lateness.cumulative(), state.lateness.sum)
+                    two = {"link": name, "outlet": label}
+                    pushed.append(Sample("databay_records_pushed_total", two,
+                                         state.pushed.get(label, 0)))
+                    if state.retries.get(label):
+                        retries.append(Sample("databay_retries_total", two,
+                                              state.retries[label]))
+                    if state.dead_lettered.get(label):
+                        dead.append(Sample("databay_records_dead_lettered_total", two,
+                                           state.dead_lettered[label]))
+                _histogram(duration, "databay_transfer_duration_seconds", name, state.duration)
+                _histogram(lateness, "databay_schedule_lateness_seconds", name, state.lateness)
                 if state.last_success is not None:
-                    success.add_metric(name, state.last_success)
-                running.add_metric(name, state.running)
+                    success.append(Sample("databay_last_success_timestamp_seconds", one,
+                                          state.last_success))
+                running.append(Sample("databay_transfers_running", one, state.running))
         for state in states:
-            paused.add_metric([state.name], 1 if monitor.planner.link_paused(state.link) else 0)
-        up = GaugeMetricFamily("databay_planner_up", METRICS["databay_planner_up"],
-                               labels=["planner"])
-        up.add_metric([planner], 1)
-        live = GaugeMetricFamily("databay_planner_running", METRICS["databay_planner_running"],
-                                 labels=["planner"])
-        live.add_metric([planner], 1 if monitor.planner.running else 0)
-        yield from (transfers, pulled, pushed, retries, dead, duration, lateness, success,
-                    running, paused, up, live)
+            paused.append(Sample("databay_link_paused", {"link": state.name},
+                                 1 if link_paused(state.link) else 0))
+        families["databay_planner_up"].samples.append(
+            Sample("databay_planner_up", {"planner": planner}, 1))
+        families["databay_planner_running"].samples.append(
+            Sample("databay_planner_running", {"planner": planner},
+                   1 if monitor.planner.running else 0))
+        yield from families.values()
+
+
+_KINDS = {
+    "databay_transfers": "counter", "databay_records_pulled": "counter",
+    "databay_records_pushed": "counter", "databay_retries": "counter",
+    "databay_records_dead_lettered": "counter",
+    "databay_transfer_duration_seconds": "histogram",
+    "databay_schedule_lateness_seconds": "histogram",
+    "databay_last_success_timestamp_seconds": "gauge", "databay_transfers_running": "gauge",
+    "databay_link_paused": "gauge", "databay_planner_up": "gauge",
+    "databay_planner_running": "gauge",
+}
+
+
+def _histogram(samples: list[Sample], name: str, link: str, histogram: Histogram) -> None:
+    bucket = name + "_bucket"
+    for bound, count in histogram.cumulative():
+        samples.append(Sample(bucket, {"link": link, "le": bound}, count))
+    samples.append(Sample(name + "_count", {"link": link}, histogram.count))
+    samples.append(Sample(name + "_sum", {"link": link}, histogram.sum))
 
 
 def registry_for(monitor: Monitor) -> CollectorRegistry:

@@ -23,11 +23,9 @@ from databay.update import TransferResult, Update
 __all__ = ["DURATION_BUCKETS", "LATENESS_BUCKETS", "Histogram", "LinkState", "Monitor"]
 
 #: Upper bounds (seconds) of the transfer duration histogram's buckets.
-DURATION_BUCKETS: tuple[float, ...] = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 10.0,
-                                       30.0, 60.0, 300.0)
+DURATION_BUCKETS: tuple[float, ...] = (0.005, 0.05, 0.5, 5.0, 60.0)
 #: Upper bounds (seconds) of the scheduling lateness histogram's buckets.
-LATENESS_BUCKETS: tuple[float, ...] = (0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 5.0, 30.0,
-                                       60.0)
+LATENESS_BUCKETS: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
 
 
 class Histogram:
@@ -101,7 +99,7 @@ def _error_text(error: BaseException) -> str:
     return redact_text(f"{type(error).__name__}: {error}")[:500]
 
 
-def _label(name: str, counts: dict[str, int], outlets: Mapping[Any, str],
+def _label(counts: dict[str, int], outlets: Mapping[Any, str],
            found: Mapping[Any, int]) -> None:
     for outlet, count in found.items():
         label = outlets.get(outlet) or type(outlet).__name__
@@ -215,9 +213,12 @@ class Monitor:
             state.transfers[outcome] += 1
             state.last_outcome = outcome
             state.pulled += result.pulled
-            _label(state.name, state.pushed, state.outlets, result.pushed)
-            _label(state.name, state.retries, state.outlets, result.retried)
-            _label(state.name, state.dead_lettered, state.outlets, result.dead_lettered)
+            if result.pushed:
+                _label(state.pushed, state.outlets, result.pushed)
+            if result.retried:
+                _label(state.retries, state.outlets, result.retried)
+            if result.dead_lettered:
+                _label(state.dead_lettered, state.outlets, result.dead_lettered)
             state.duration.observe(result.duration)
             state.last_duration = result.duration
             state.last_run = now
