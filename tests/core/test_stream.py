@@ -343,3 +343,38 @@ def test_batch_size_in_a_pipeline_file() -> None:
                                             r"positive integer .* got int 0"):
         build_pipeline(parse_toml(PIPELINE.format(extra="batch_size = 0"), "p.toml"),
                        "p.toml", {}, need_planner=False)
+
+
+# -- FileInlet streams its lines -----------------------------------------------------
+
+
+def test_file_inlet_lines_mode_streams_and_commits_per_chunk(tmp_path: Any) -> None:
+    from databay.delivery import FileStateStore
+    from databay.inlets import FileInlet
+    from databay.inlets.file_inlet import FileInletMode
+
+    path = tmp_path / "events.log"
+    path.write_text("".join(f"line {i}\n" for i in range(10)))
+    store = FileStateStore(tmp_path / "state.json")
+
+    def link(outlet: Outlet) -> Link:
+        return Link(FileInlet(path, read_mode=FileInletMode.LINES), outlet, 1, tags="f",
+                    batch_size=3, state_store=store)
+
+    crashing = FlakyOutlet({3})
+    first = link(crashing)
+    with pytest.raises(ConnectionError):
+        first.transfer()
+    first.on_shutdown()
+    assert [r.payload for r in crashing.records] == [f"line {i}\n" for i in range(6)]
+    # the next process resumes after the sixth line: only the undelivered chunk again
+    rest = CollectOutlet()
+    second = link(rest)
+    result = second.transfer()
+    assert [r.payload for r in rest.records] == [f"line {i}\n" for i in range(6, 10)]
+    assert sizes(rest) == [3, 1] and result.committed
+    with path.open("a") as f:
+        f.write("line 10\n")
+    second.transfer()
+    assert rest.records[-1].payload == "line 10\n"
+    second.on_shutdown()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import codecs
 import os
+from collections.abc import Iterator
 from enum import Enum
 from typing import IO, Any
 
@@ -15,15 +16,20 @@ __all__ = ["FileInlet", "FileInletMode"]
 
 
 class FileInletMode(Enum):
-    """How FileInlet reads: one line per pull, or the whole file per pull."""
+    """How FileInlet reads: one line per pull, the whole file per pull, or every line
+    not read yet per pull, streamed (one record per line, read in the link's chunks)."""
 
     LINE = "line"
     FILE = "file"
+    LINES = "lines"
 
 
 class FileInlet(Inlet):
     """Reads ``filepath``: in ``LINE`` mode one line per pull (newline included; at the
-    end of the file no record), in ``FILE`` mode the whole content on every pull.
+    end of the file no record), in ``FILE`` mode the whole content on every pull, in
+    ``LINES`` mode every line not read yet, one record each, as a stream (a generator
+    the link reads in chunks of its ``batch_size``, committing the offset after each
+    delivered chunk; lines appended later come with the next pull).
 
     :param filepath: the file to read.
     :param read_mode: a :class:`FileInletMode`.
@@ -62,7 +68,7 @@ class FileInlet(Inlet):
         self._file: IO[str] | None = None
 
     def on_start(self) -> None:
-        if self.read_mode is FileInletMode.LINE and self._file is None:
+        if self.read_mode is not FileInletMode.FILE and self._file is None:
             self._file = open(self.filepath, encoding=self.encoding)  # noqa: SIM115
 
     def on_shutdown(self) -> None:
@@ -72,14 +78,16 @@ class FileInlet(Inlet):
 
     @property
     def cursor(self) -> int | None:
-        """LINE mode: the offset after the last line read (None before the first pull)."""
-        if self.read_mode is FileInletMode.LINE and self._file is not None:
+        """LINE and LINES modes: the offset after the last line read (None before the
+        first pull)."""
+        if self.read_mode is not FileInletMode.FILE and self._file is not None:
             return self._file.tell()
         return None
 
     def seek(self, cursor: Any) -> None:
-        """LINE mode: continue at the offset ``cursor`` (None: the start of the file)."""
-        if self.read_mode is not FileInletMode.LINE:
+        """LINE and LINES modes: continue at the offset ``cursor`` (None: the start of
+        the file)."""
+        if self.read_mode is FileInletMode.FILE:
             return
         self._open_on_demand()
         assert self._file is not None
@@ -98,8 +106,17 @@ class FileInlet(Inlet):
                 return f.read()
         self._open_on_demand()
         assert self._file is not None
+        if self.read_mode is FileInletMode.LINES:
+            return self._lines(self._file)
         line = self._file.readline()
         return line if line else None
+
+    @staticmethod
+    def _lines(file: IO[str]) -> Iterator[str]:
+        # readline, not iteration: tell() (the cursor) works between lines
+        readline = file.readline
+        while line := readline():
+            yield line
 
     def __repr__(self) -> str:
         return (f"FileInlet(filepath={self.filepath!r}, read_mode={self.read_mode}, "
