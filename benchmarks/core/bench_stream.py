@@ -27,6 +27,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from databay import Inlet, Link, Outlet, Record
+from databay.link import DEFAULT_BATCH_SIZE
 
 
 def best_rates(cases: dict[str, Callable[[], int]], seconds: float = 0.15,
@@ -211,7 +212,7 @@ def stream(n: int) -> bool:
                for case, got in runs.items()}
     bare = figures["bare"][0]
     print(f"generator pull of {n:,} small records to one outlet (best rate and worst peak "
-          f"of 3 fresh processes each; batch_size {Link(StreamInlet(0), CountOutlet(), 1).batch_size:,}):")
+          f"of 3 fresh processes each; batch_size {DEFAULT_BATCH_SIZE:,}):")
     ok = True
     for case, label in (("nocopy", "copy_records=False"), ("copy", "copy_records=True")):
         rate, growth = figures[case]
