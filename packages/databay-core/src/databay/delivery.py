@@ -23,7 +23,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Generator
 from time import perf_counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from databay._copy import copy_records as _copy_records
 from databay._node import is_async_method
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEAD_LETTER",
+    "CommitsCheckpoints",
     "FileStateStore",
     "MemoryStateStore",
     "RetryPolicy",
@@ -287,6 +288,29 @@ _WAIT, _PUSH = "wait", "push"
 _Steps = Generator[tuple[Any, ...], Any, None]
 
 
+@runtime_checkable
+class CommitsCheckpoints(Protocol):
+    """An outlet that can commit a link's cursors in the same transaction as its write.
+
+    When a link has a state store, exactly one outlet, no groupers (so one batch a
+    transfer), and that outlet's ``commits_checkpoints(store)`` returns True,
+    :class:`Delivery` calls ``push_committing(records, update, store, cursors)``
+    instead of ``push`` (retries too) and then does not ``store.set`` the cursors
+    itself: ``cursors`` maps each state-store key to the cursor to commit, and the
+    outlet writes the records and the cursors in one transaction, or neither. Only when
+    nothing else of the transfer failed (every pull succeeded, nothing refused so far).
+    Otherwise the normal order holds: ``push``, then the cursors committed after every
+    outlet took the batch (at least once: a crash in between re-delivers the batch).
+    """
+
+    def commits_checkpoints(self, store: StateStore) -> bool:
+        """Whether this outlet can commit cursors of ``store`` with its writes."""
+
+    def push_committing(self, records: list[Record], update: Update, store: StateStore,
+                        cursors: dict[str, Any]) -> None:
+        """``push(records, update)`` and ``store``'s ``cursors``, in one transaction."""
+
+
 class Delivery:
     """How one link delivers: copies, outlet processors, retries, dead letters and
     checkpoints. Each :class:`~databay.link.Link` has one and asks it to
@@ -304,13 +328,17 @@ class Delivery:
     reaches the dead-letter outlet carries ``DEAD_LETTER`` details, whatever refused it.
     """
 
-    __slots__ = ("_link", "_resumed", "interrupted")
+    __slots__ = ("_link", "_positions", "_resumed", "_together", "interrupted")
 
     def __init__(self, link: Link) -> None:
         self._link = link
         #: set by :meth:`interrupt`: no retry waits or retries until cleared
         self.interrupted = False
         self._resumed = False
+        #: this transfer's cursors before pulling (None without a state store)
+        self._positions: dict[int, Any] | None = None
+        #: (outlet, cursors) when the outlet commits the cursors with its write
+        self._together: tuple[Outlet, dict[str, Any]] | None = None
 
     # -- deliver one batch to one outlet ---------------------------------------------
 
@@ -325,8 +353,9 @@ class Delivery:
         except Exception as exc:  # the outlet's processor raised: no push was tried
             self._drive(self._refused(exc, outlet, batch, 0, result), update)
             return
+        self._commit_with(outlet, result)
         try:
-            outlet.push(records, update)
+            self._push_once(outlet, records, update)
         except Exception as exc:
             self._drive(self._recover(exc, outlet, records, result), update)
         else:
@@ -341,8 +370,9 @@ class Delivery:
         except Exception as exc:  # the outlet's processor raised: no push was tried
             await self._adrive(self._refused(exc, outlet, batch, 0, result), update)
             return
+        self._commit_with(outlet, result)
         try:
-            await _apush_once(outlet, records, update)
+            await self._apush_once(outlet, records, update)
         except Exception as exc:
             await self._adrive(self._recover(exc, outlet, records, result), update)
         else:
@@ -368,6 +398,37 @@ class Delivery:
             lost = ", ".join(f"{n} to {o!r}" for o, n in result.undelivered.items())
             _LOGGER.error("%s: records not delivered: %s", result.update, lost)
             raise result.errors[-1]
+
+    def _commit_with(self, outlet: Outlet, result: TransferResult) -> None:
+        """Decide whether ``outlet`` commits this transfer's cursors with its write
+        (see :class:`CommitsCheckpoints`)."""
+        self._together = None
+        link = self._link
+        store, positions = link.state_store, self._positions
+        if (store is None or positions is None or len(link.outlets) != 1 or link.groupers
+                or result.errors or not isinstance(outlet, CommitsCheckpoints)):
+            return
+        if outlet.commits_checkpoints(store):
+            inlets = link.inlets
+            self._together = (outlet, {self._key(i, inlets[i]): inlets[i].cursor
+                                       for i in positions})
+
+    def _push_once(self, outlet: Outlet, records: list[Record], update: Update) -> None:
+        together = self._together
+        if together is not None and together[0] is outlet:
+            store = self._link.state_store
+            assert store is not None
+            outlet.push_committing(records, update, store, together[1])  # type: ignore[attr-defined]
+        else:
+            outlet.push(records, update)
+
+    async def _apush_once(self, outlet: Outlet, records: list[Record], update: Update) -> None:
+        together = self._together
+        if together is not None and together[0] is outlet:
+            loop = sys.modules["asyncio"].get_running_loop()
+            await loop.run_in_executor(None, self._push_once, outlet, records, update)
+        else:
+            await _apush_once(outlet, records, update)
 
     def _prepare(self, outlet: Outlet, batch: list[Record]) -> list[Record]:
         """The batch as ``outlet`` receives it: copied if asked, then its processors."""
@@ -435,7 +496,7 @@ class Delivery:
                         answer = _WAITS.wait_for(lambda: self.interrupted, timeout=step[1])
                     continue
                 try:
-                    step[1].push(step[2], update)
+                    self._push_once(step[1], step[2], update)
                 except Exception as error:
                     answer = error
                 else:
@@ -457,7 +518,7 @@ class Delivery:
                     answer = self.interrupted
                     continue
                 try:
-                    await _apush_once(step[1], step[2], update)
+                    await self._apush_once(step[1], step[2], update)
                 except Exception as error:
                     answer = error
                 else:
@@ -545,17 +606,22 @@ class Delivery:
                     _LOGGER.info("%r resumes from its committed cursor %r", inlet, saved)
             positions[index] = inlet.cursor
         self._resumed = True
+        self._positions, self._together = positions, None
         return positions
 
     def commit(self, positions: dict[int, Any], result: TransferResult) -> None:
         """Commit the cursors if every record was delivered; else rewind, so that the
         next transfer reads the same data again."""
+        together, self._together, self._positions = self._together, None, None
         if result.undelivered or len(result.errors) > result._handled:
             self.rewind(positions)
             return
         link = self._link
         store = link.state_store
         assert store is not None
+        if together is not None and result.pushed.get(together[0]) is not None:
+            result.committed = True  # written with the batch (CommitsCheckpoints)
+            return
         for index in positions:
             inlet = link.inlets[index]
             store.set(self._key(index, inlet), inlet.cursor)

@@ -64,7 +64,8 @@ KINDS: tuple[Kind, ...] = ("inlet", "outlet", "planner", "state_store")
 #: The distributions of the databay project. A first-party plugin is never displaced by
 #: another distribution's entry point or class of the same name.
 FIRST_PARTY = frozenset({"databay-core", "databay-http", "databay-csv", "databay-mongo",
-                         "databay-planners", "databay-celery", "databay-web"})
+                         "databay-planners", "databay-celery", "databay-web",
+                         "databay-sql"})
 
 #: Names provided by first-party distributions, for the "pip install" hint when one
 #: is asked for but not installed.
@@ -73,11 +74,13 @@ KNOWN_PROVIDERS: dict[Kind, dict[str, str]] = {
         "HttpInlet": "databay-http",
         "CsvInlet": "databay-csv",
         "MongoInlet": "databay-mongo",
+        "SqlInlet": "databay-sql",
     },
     "outlet": {
         "HttpOutlet": "databay-http",
         "CsvOutlet": "databay-csv",
         "MongoOutlet": "databay-mongo",
+        "SqlOutlet": "databay-sql",
     },
     "planner": {
         "ApsPlanner": "databay-planners",
@@ -88,6 +91,7 @@ KNOWN_PROVIDERS: dict[Kind, dict[str, str]] = {
     "state_store": {
         "MongoStateStore": "databay-mongo",
         "RedisStateStore": "databay-celery",
+        "SqlStateStore": "databay-sql",
     },
 }
 

@@ -1,0 +1,113 @@
+"""Fixtures for databay-sql: real databases only.
+
+``db`` runs each test against SQLite (a file in the test's folder), a PostgreSQL server
+the session starts itself (``initdb`` + ``pg_ctl`` in a temporary folder on a free
+port; skipped, saying how to install it, when PostgreSQL is missing) and, when
+``DATABASE_URL`` is set, that server too. Tables get names unique to the test.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+if importlib.util.find_spec("databay_sql") is None:
+    collect_ignore_glob = ["test_*.py"]
+else:
+    from _pg_server import INSTALL_HINT, PgServer, find_bindir
+
+EXTERNAL_URL = os.environ.get("DATABASE_URL") or None
+BACKENDS = ["sqlite", "postgresql"] + (["external"] if EXTERNAL_URL else [])
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    bindir = find_bindir()
+    if bindir is None:
+        pytest.skip(INSTALL_HINT)
+    if importlib.util.find_spec("psycopg") is None:
+        pytest.skip("psycopg is not installed: pip install 'databay-sql[postgresql]'")
+    server = PgServer(tmp_path_factory.mktemp("postgresql"), bindir)
+    server.init()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop("immediate")
+
+
+class Db:
+    """One database of a test: ``url``, ``name(base)`` for a unique table name,
+    ``execute``/``scalar``/``rows`` to look at it with plain SQLAlchemy."""
+
+    def __init__(self, kind: str, url: str) -> None:
+        import sqlalchemy as sa
+
+        self.kind = kind
+        self.url = url
+        self.prefix = f"t{uuid.uuid4().hex[:8]}_"
+        self.engine = sa.create_engine(url)
+        self._names: list[str] = []
+
+    def name(self, base: str) -> str:
+        name = self.prefix + base
+        self._names.append(name)
+        return name
+
+    def execute(self, sql: str, params: Any = None) -> None:
+        import sqlalchemy as sa
+
+        with self.engine.begin() as conn:
+            conn.execute(sa.text(sql), params or {})
+
+    def scalar(self, sql: str, params: Any = None) -> Any:
+        import sqlalchemy as sa
+
+        with self.engine.connect() as conn:
+            return conn.execute(sa.text(sql), params or {}).scalar()
+
+    def rows(self, sql: str, params: Any = None) -> list[dict[str, Any]]:
+        import sqlalchemy as sa
+
+        with self.engine.connect() as conn:
+            return [dict(r) for r in conn.execute(sa.text(sql), params or {}).mappings()]
+
+    def drop(self) -> None:
+        import sqlalchemy as sa
+
+        with self.engine.begin() as conn:
+            for name in self._names:
+                conn.execute(sa.text(f'DROP TABLE IF EXISTS "{name}"'))
+        self.engine.dispose()
+
+
+def make_db(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Db:
+    if kind == "sqlite":
+        return Db(kind, f"sqlite:///{tmp_path / 'test.db'}")
+    if kind == "postgresql":
+        server = request.getfixturevalue("pg_server")
+        return Db(kind, server.url)
+    assert EXTERNAL_URL is not None
+    return Db(kind, EXTERNAL_URL)
+
+
+@pytest.fixture(params=BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Db]:
+    database = make_db(request.param, tmp_path, request)
+    try:
+        yield database
+    finally:
+        database.drop()
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Db]:
+    database = make_db("sqlite", tmp_path, request)
+    yield database
+    database.drop()
