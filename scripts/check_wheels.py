@@ -571,6 +571,49 @@ def run_mongo(python: Path, cwd: Path) -> str:
     return "RandomIntInlet -> MongoOutlet: 1 document"
 
 
+def run_sql(python: Path, cwd: Path) -> str:
+    """SqlInlet -> SqlOutlet between two SQLite files, checkpoints in SqlStateStore (no
+    server: SQLite is in the standard library)."""
+    code, output = run([str(python), "-c", textwrap.dedent("""
+        import sqlite3
+        db = sqlite3.connect("source.db")
+        db.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, v TEXT)")
+        db.executemany("INSERT INTO items VALUES (?, ?)", [(i, str(i)) for i in range(1, 8)])
+        db.commit()
+    """)], cwd=cwd, timeout=60)
+    if code != 0:
+        raise AssertionError(f"could not create the source database: {output[-1000:]}")
+    pipeline = """
+        [[links]]
+        name = "copy"
+        tags = ["copy"]
+        interval = "1s"
+        [links.state_store]
+        type = "SqlStateStore"
+        url = "sqlite:///target.db"
+        [[links.inlets]]
+        type = "SqlInlet"
+        url = "sqlite:///source.db"
+        table = "items"
+        cursor_column = "id"
+        chunk_size = 5
+        [[links.outlets]]
+        type = "SqlOutlet"
+        url = "sqlite:///target.db"
+        table = "items"
+        create_table = true
+    """
+    for _ in range(2):  # two runs: the second resumes from the committed cursor
+        _databay(python, pipeline, cwd, "--once")
+    code, output = run([str(python), "-c", textwrap.dedent("""
+        import sqlite3
+        print(sqlite3.connect("target.db").execute("SELECT count(*) FROM items").fetchone()[0])
+    """)], cwd=cwd, timeout=60)
+    if code != 0 or output.strip().splitlines()[-1:] != ["7"]:
+        raise AssertionError(f"SqlOutlet did not copy the 7 rows exactly once: {output[-1000:]}")
+    return "SqlInlet -> SqlOutlet (SQLite, SqlStateStore): 7 rows in 2 runs"
+
+
 def run_celery(python: Path, cwd: Path) -> str:
     support = _test_support("celery", "_celery_support")
     try:
@@ -696,6 +739,7 @@ RUNS = {
     "databay-mongo": run_mongo,
     "databay-celery": run_celery,
     "databay-web": run_web,
+    "databay-sql": run_sql,
 }
 
 
