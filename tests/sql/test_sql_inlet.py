@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Db
+from _sql_db import Db
 from databay import Link, Update
 from databay.testing import CollectingOutlet, InletContract
 from databay_sql import SqlInlet, SqlReadError

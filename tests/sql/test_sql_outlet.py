@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Db
+from _sql_db import Db
 from databay import Link, Record, Update
 from databay.delivery import RetryPolicy, is_transient
 from databay.errors import PermanentError, TransientError
@@ -135,7 +135,7 @@ def test_an_unreachable_server_is_transient_and_retried_without_the_password() -
 def test_the_server_going_away_mid_run_is_transient_then_recovers(
         pg_server: Any, tmp_path: Any) -> None:
     """PostgreSQL stopped: pushes fail transient; started again: they succeed."""
-    from conftest import Db as _Db
+    from _sql_db import Db as _Db
 
     db = _Db("postgresql", pg_server.url)
     table = db.name("outage")

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Db
+from _sql_db import Db
 from databay.pipeline import PipelineError, build_pipeline, parse_toml
 from databay_sql import SqlInlet, SqlOutlet, SqlStateStore
 
