@@ -328,7 +328,7 @@ class Delivery:
     reaches the dead-letter outlet carries ``DEAD_LETTER`` details, whatever refused it.
     """
 
-    __slots__ = ("_link", "_positions", "_resumed", "_together", "interrupted")
+    __slots__ = ("_link", "_positions", "_resumed", "_together", "_written", "interrupted")
 
     def __init__(self, link: Link) -> None:
         self._link = link
@@ -339,6 +339,8 @@ class Delivery:
         self._positions: dict[int, Any] | None = None
         #: (outlet, cursors) when the outlet commits the cursors with its write
         self._together: tuple[Outlet, dict[str, Any]] | None = None
+        #: True once that outlet's push_committing succeeded (the cursors are written)
+        self._written = False
 
     # -- deliver one batch to one outlet ---------------------------------------------
 
@@ -402,7 +404,7 @@ class Delivery:
     def _commit_with(self, outlet: Outlet, result: TransferResult) -> None:
         """Decide whether ``outlet`` commits this transfer's cursors with its write
         (see :class:`CommitsCheckpoints`)."""
-        self._together = None
+        self._together, self._written = None, False
         link = self._link
         store, positions = link.state_store, self._positions
         if (store is None or positions is None or len(link.outlets) != 1 or link.groupers
@@ -419,6 +421,7 @@ class Delivery:
             store = self._link.state_store
             assert store is not None
             outlet.push_committing(records, update, store, together[1])  # type: ignore[attr-defined]
+            self._written = True
         else:
             outlet.push(records, update)
 
@@ -606,20 +609,21 @@ class Delivery:
                     _LOGGER.info("%r resumes from its committed cursor %r", inlet, saved)
             positions[index] = inlet.cursor
         self._resumed = True
-        self._positions, self._together = positions, None
+        self._positions, self._together, self._written = positions, None, False
         return positions
 
     def commit(self, positions: dict[int, Any], result: TransferResult) -> None:
         """Commit the cursors if every record was delivered; else rewind, so that the
         next transfer reads the same data again."""
-        together, self._together, self._positions = self._together, None, None
+        written = self._written
+        self._together, self._written, self._positions = None, False, None
         if result.undelivered or len(result.errors) > result._handled:
             self.rewind(positions)
             return
         link = self._link
         store = link.state_store
         assert store is not None
-        if together is not None and result.pushed.get(together[0]) is not None:
+        if written:
             result.committed = True  # written with the batch (CommitsCheckpoints)
             return
         for index in positions:
@@ -632,6 +636,7 @@ class Delivery:
         in ``positions``, so that a later failure rewinds to this chunk's end, not to the
         transfer's start. Once anything in the transfer failed, nothing more is
         committed (the transfer's :meth:`commit` then rewinds to the last commit)."""
+        written, self._together, self._written = self._written, None, False
         if result.undelivered or len(result.errors) > result._handled:
             return
         link = self._link
@@ -640,7 +645,8 @@ class Delivery:
         for index in positions:
             inlet = link.inlets[index]
             cursor = inlet.cursor
-            store.set(self._key(index, inlet), cursor)
+            if not written:  # else committed with the chunk's write (CommitsCheckpoints)
+                store.set(self._key(index, inlet), cursor)
             positions[index] = cursor
 
     def rewind(self, positions: dict[int, Any]) -> None:
