@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bson import json_util
@@ -55,6 +55,10 @@ class MongoInlet(Inlet):
         this are returned (default: from the beginning).
     :param checkpoint_key: the key of this inlet's cursor in a link's state store (see
         :attr:`databay.Inlet.checkpoint_key`); None keys it by the inlet's position.
+    :param stream: pull returns a generator instead of a list: the link reads the
+        documents in chunks of its ``batch_size`` and pushes each chunk before reading on,
+        so a pull of millions of documents stays in bounded memory; with a state store,
+        the position is committed after each delivered chunk.
     :param client_options: any other keyword goes to ``pymongo.MongoClient``.
 
     Checkpoints: :attr:`cursor` is the position in MongoDB Extended JSON (relaxed), which
@@ -79,6 +83,7 @@ class MongoInlet(Inlet):
         max_documents: int | None = None,
         start_after: Any = None,
         checkpoint_key: str | None = None,
+        stream: bool = False,
         **client_options: Any,
     ) -> None:
         super().__init__(metadata, checkpoint_key=checkpoint_key)
@@ -104,6 +109,9 @@ class MongoInlet(Inlet):
             raise ValueError(f"{name}(max_documents=...) must be None or a positive int, "
                              f"got {max_documents!r}")
         self.max_documents = max_documents
+        if not isinstance(stream, bool):
+            raise TypeError(f"{name}(stream=...) must be True or False, got {stream!r}")
+        self.stream = stream
         self._position = start_after
         self._start_after = start_after
         self._holder = ClientHolder(self._connection)
@@ -168,10 +176,12 @@ class MongoInlet(Inlet):
             return {**self.filter, self.field: condition}
         return {"$and": [self.filter, {self.field: condition}]}
 
-    def pull(self, update: Update) -> list[dict[str, Any]]:
-        """The new documents, oldest first; raises :class:`MongoReadError` (position
-        unchanged) when the server cannot be read."""
+    def pull(self, update: Update) -> list[dict[str, Any]] | Iterator[dict[str, Any]]:
+        """The new documents, oldest first (a generator with ``stream=True``); raises
+        :class:`MongoReadError` (position unchanged) when the server cannot be read."""
         collection = self._collection()
+        if self.stream:
+            return self._stream(collection, update)
         with self._pull_lock:
             try:
                 cursor = collection.find(self.query(), self.projection,
@@ -191,6 +201,42 @@ class MongoInlet(Inlet):
         if _LOGGER.isEnabledFor(logging.DEBUG):
             _LOGGER.debug("%s: %s pulled %d document(s)", update, self, len(docs))
         return docs
+
+    def _stream(self, collection: Collection[dict[str, Any]], update: Update
+                ) -> Iterator[dict[str, Any]]:
+        """The new documents one by one; :attr:`position` follows each one yielded, so
+        the cursor the link commits after a chunk is that chunk's last document."""
+        field, strip = self.field, self._strip
+        count = 0
+        try:
+            cursor = collection.find(self.query(), self.projection, sort=[(field, 1)],
+                                     batch_size=self.batch_size,
+                                     limit=self.max_documents or 0)
+        except PyMongoError as exc:
+            raise self._read_error(exc) from None
+        try:
+            while True:
+                try:
+                    doc = next(cursor)
+                except StopIteration:
+                    break
+                except PyMongoError as exc:
+                    raise self._read_error(exc) from None
+                self._position = doc[field]
+                if strip:
+                    doc.pop(field, None)
+                count += 1
+                yield doc
+        finally:
+            cursor.close()
+            if _LOGGER.isEnabledFor(logging.DEBUG):
+                _LOGGER.debug("%s: %s streamed %d document(s)", update, self, count)
+
+    def _read_error(self, exc: PyMongoError) -> MongoReadError:
+        return MongoReadError(self._connection.redact(
+            f"{self!r}: reading {self.database_name}.{self.collection} failed "
+            f"({type(exc).__name__}: {exc}); the next pull asks for the documents after "
+            f"the last one delivered"), transient=is_transient(exc))
 
     def __repr__(self) -> str:
         where = self._connection.describe()
