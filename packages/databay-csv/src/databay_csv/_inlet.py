@@ -100,6 +100,10 @@ class CsvInlet(Inlet):
         read the current file from its start.
     :param checkpoint_key: the key of this inlet's cursor in a link's state store (see
         :attr:`databay.Inlet.checkpoint_key`); None keys it by the inlet's position.
+    :param stream: pull returns a generator of rows instead of a list: the link reads
+        them in chunks of its ``batch_size`` and pushes each chunk before reading on, so
+        a file of millions of rows is read in bounded memory; :attr:`cursor` follows each
+        row yielded, so a link with a state store commits after each delivered chunk.
 
     Checkpoints: :attr:`cursor` and :meth:`seek` let a link with a state store commit
     the position after each delivered transfer and resume from it after a restart.
@@ -122,6 +126,7 @@ class CsvInlet(Inlet):
         max_rows: int | None = None,
         cursor: CsvCursor | Sequence[int] | Mapping[str, int] | None = None,
         checkpoint_key: str | None = None,
+        stream: bool = False,
     ) -> None:
         super().__init__(metadata, checkpoint_key=checkpoint_key)
         path = check_path(filepath, "CsvInlet", "filepath")
@@ -150,6 +155,9 @@ class CsvInlet(Inlet):
             raise ValueError(f"{owner}(max_rows=...) must be a positive int or None, "
                              f"got {max_rows!r}")
         self.max_rows = max_rows
+        if not isinstance(stream, bool):
+            raise TypeError(f"{owner}(stream=...) must be True or False, got {stream!r}")
+        self.stream = stream
         saved = _as_cursor(cursor, f"{owner}(cursor=...)")
         self._lock = threading.Lock()
         self._file: IO[bytes] | None = None
@@ -239,12 +247,15 @@ class CsvInlet(Inlet):
 
     # -- pull -----------------------------------------------------------------------
 
-    def pull(self, update: Update) -> list[dict[Any, Any]]:
-        """The rows appended since the last pull, as dicts. A pull that raises (bytes
-        invalid in the encoding, ...) leaves the position where it was, so the rows it
+    def pull(self, update: Update) -> list[dict[Any, Any]] | Iterator[dict[Any, Any]]:
+        """The rows appended since the last pull, as dicts (a generator of them with
+        ``stream=True``). A pull that raises (bytes invalid in the encoding, ...) leaves
+        the position where it was (streamed: after the last row yielded), so the rows it
         had read before the error are not skipped."""
         if not self.active:  # pulled without a planner: Link.on_shutdown() closes the file
             self.try_start()
+        if self.stream:
+            return self._stream()
         with self._lock:
             self._drop_rotated()  # the last pull was delivered or rewound by now
             before = (None if self._ident is None
@@ -275,6 +286,90 @@ class CsvInlet(Inlet):
             if ident is not None and self._open():
                 self._read(rows)
         return rows
+
+    def _stream(self) -> Iterator[dict[Any, Any]]:
+        """The rows one by one; the offset follows each row yielded. The lock is held
+        while a block is read, never while the generator waits for its reader (the link
+        reads :attr:`cursor` between chunks)."""
+        with self._lock:
+            self._drop_rotated()
+            if self._file is None and not self._open():
+                return
+        count = 0
+        limit = self.max_rows or 0
+        while True:
+            with self._lock:
+                block = self._next_rows(limit - count if limit else 0)
+            if block:
+                for record, end in block:
+                    self._offset = end
+                    count += 1
+                    yield record
+                if not limit or count < limit:
+                    continue
+                return  # max_rows reached: rotation is looked at once this file is read
+            with self._lock:  # the end of this file: rotated away?
+                try:
+                    st = os.stat(self.filepath)
+                    ident: tuple[int, int] | None = (st.st_dev, st.st_ino)
+                except FileNotFoundError:
+                    ident = None
+                if ident == self._ident:
+                    return
+                self._leftover()
+                assert self._file is not None and self._ident is not None
+                self._rotated, self._file = (self._file, self._ident), None
+                self._ident, self._offset = None, 0
+                self._header = self.fieldnames
+                if ident is None or not self._open():
+                    return
+
+    def _next_rows(self, limit: int) -> list[tuple[dict[Any, Any], int]]:
+        """The next complete rows after the offset (one block's worth, at most
+        ``limit`` if set), each with the offset just after it; [] at the end."""
+        f = self._file
+        assert f is not None
+        if os.fstat(f.fileno()).st_size < self._offset:
+            _LOGGER.warning("%r was truncated; reading it again from its start",
+                            self.filepath)
+            self._offset = 0
+            self._header = self.fieldnames
+        if self._header is None:
+            self._read_header(f)
+            if self._header is None:
+                return []
+        header = self._header
+        width = len(header)
+        restkey, restval = self.restkey, self.restval
+        f.seek(self._offset)
+        pending = b""
+        while True:
+            block = f.read(_CHUNK)
+            if not block:
+                return []
+            pending += block
+            end = pending.rfind(b"\n") + 1
+            if not end:
+                continue
+            ends: list[int] = []
+            rows, used = self._parse(pending[:end], self._offset, limit, ends)
+            if not rows:
+                if used:  # blank lines only: step over them
+                    self._offset += used
+                    pending = pending[used:]
+                continue
+            base = self._offset
+            out: list[tuple[dict[Any, Any], int]] = []
+            for row, row_end in zip(rows, ends, strict=True):
+                record: dict[Any, Any] = dict(zip(header, row, strict=False))
+                n = len(row)
+                if n > width:
+                    record[restkey] = row[width:]
+                elif n < width:
+                    for key in header[n:]:
+                        record[key] = restval
+                out.append((record, base + row_end))
+            return out
 
     def _open(self) -> bool:
         try:
@@ -362,9 +457,11 @@ class CsvInlet(Inlet):
             if not block:
                 return  # no complete header line yet
 
-    def _parse(self, data: bytes, base: int, limit: int = 0) -> tuple[list[list[str]], int]:
+    def _parse(self, data: bytes, base: int, limit: int = 0, ends: list[int] | None = None
+               ) -> tuple[list[list[str]], int]:
         """Complete CSV records in ``data`` (which ends with a line break) and how many
-        of its bytes they use. A record still open at the end is left for later."""
+        of its bytes they use. A record still open at the end is left for later. With
+        ``ends``, the offset in ``data`` just after each record is appended to it."""
         try:
             text = data.decode(self.encoding, self.encoding_errors)
         except UnicodeDecodeError as exc:
@@ -384,6 +481,7 @@ class CsvInlet(Inlet):
             raise _NeedMore
 
         rows: list[list[str]] = []
+        row_lines: list[int] = []
         complete = 0
         reader = csv.reader(feed(), self.dialect, **self.fmtparams)
         try:
@@ -392,6 +490,8 @@ class CsvInlet(Inlet):
                 if not row:  # a blank line
                     continue
                 rows.append(row)
+                if ends is not None:
+                    row_lines.append(fed)
                 if limit and len(rows) >= limit:
                     break
         except _NeedMore:
@@ -399,6 +499,13 @@ class CsvInlet(Inlet):
         except csv.Error as exc:
             raise CsvInletError(f"CsvInlet cannot parse {self.filepath!r} after byte "
                                 f"{base}: {exc}") from exc
+        if ends is not None:
+            pos = line = 0
+            for want in row_lines:
+                while line < want:
+                    pos = data.index(b"\n", pos) + 1
+                    line += 1
+                ends.append(pos)
         if complete == len(lines):
             return rows, len(data)
         used = 0
