@@ -561,19 +561,11 @@ class Link:
             outcomes = await asyncio.gather(*pulls, return_exceptions=True)
         records: list[Record] = []
         streams: list[tuple[Inlet, Any]] = []
-        for index, (inlet, outcome) in enumerate(zip(self._inlets, outcomes, strict=True)):
+        for inlet, outcome in zip(self._inlets, outcomes, strict=True):
             if isinstance(outcome, BaseException):
                 if not isinstance(outcome, Exception):
-                    for _, stream in streams:
-                        await _aclose(stream)
-                    raise outcome
-                try:
-                    self._failed(outcome, result, f"pulling from {inlet!r}")
-                except BaseException:
-                    for later in [*(s for _, s in streams), *outcomes[index + 1:]]:
-                        if _is_stream(later):
-                            await _aclose(later)
-                    raise
+                    raise outcome  # streams not read yet are closed when collected
+                self._failed(outcome, result, f"pulling from {inlet!r}")
             elif outcome is not None and type(outcome) is not list and _is_stream(outcome):
                 streams.append((inlet, outcome))
             else:
@@ -652,8 +644,13 @@ def _pulls_async(inlet: Inlet) -> bool:
     return code is not None and bool(code.co_flags & 0x200)  # CO_ASYNC_GENERATOR
 
 
+_NOT_STREAMS = frozenset({dict, str, int, float, bool, bytes, tuple, Record})
+
+
 def _is_stream(data: Any) -> bool:
     """Whether a pull's result is read chunk by chunk: an iterator or async iterator."""
+    if type(data) in _NOT_STREAMS:  # the usual single values, without the ABC checks
+        return False
     return isinstance(data, (Iterator, AsyncIterator)) and not isinstance(data, Record)
 
 
