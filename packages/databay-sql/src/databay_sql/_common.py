@@ -119,6 +119,7 @@ class Database:
         self.connect_timeout = connect_timeout
         self.statement_timeout = statement_timeout
         self.engine_options = dict(engine_options or {})
+        self._engine: Engine | None = None
 
     @property
     def same_as_key(self) -> tuple[Any, ...]:
@@ -130,12 +131,16 @@ class Database:
                 self.statement_timeout, repr(sorted(self.engine_options.items())))
 
     def engine(self) -> Engine:
+        engine = self._engine
+        if engine is not None:
+            return engine
         key = self._key()
         with _ENGINES_LOCK:
             engine = _ENGINES.get(key)
             if engine is None:
                 engine = _ENGINES[key] = self._create()
-            return engine
+        self._engine = engine
+        return engine
 
     def _create(self) -> Engine:
         options: dict[str, Any] = {"pool_pre_ping": True}

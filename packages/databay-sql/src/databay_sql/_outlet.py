@@ -169,18 +169,19 @@ class SqlOutlet(Outlet):
             self._write(records, update, None)
 
     def _groups(self, records: list[Record]) -> dict[str, list[Record]]:
-        default = self.table
+        default, key = self.table, self.TABLE
         groups: dict[str, list[Record]] = {}
         for record in records:
-            table = record.metadata.get(self.TABLE, default) if record.metadata else default
-            if table is None:
-                raise SqlTableError(f"{self!r}: a record names no table (no default table "
-                                    f"and no metadata {self.TABLE!r}): {record!r}",
-                                    undelivered=len(records))
-            group = groups.get(table)
+            metadata = record.metadata
+            table = metadata.get(key, default) if metadata else default
+            group = groups.get(table)  # type: ignore[arg-type]
             if group is None:
+                if table is None:
+                    raise SqlTableError(f"{self!r}: a record names no table (no default "
+                                        f"table and no metadata {key!r}): {record!r}",
+                                        undelivered=len(records))
                 try:
-                    check_name(table, f"record metadata {self.TABLE!r}")
+                    check_name(table, f"record metadata {key!r}")
                 except (TypeError, ValueError) as exc:
                     raise SqlTableError(f"{self!r}: {exc}", undelivered=len(records)) from None
                 group = groups[table] = []
@@ -193,7 +194,7 @@ class SqlOutlet(Outlet):
         for table, group in groups.items():
             rows = [r.payload for r in group]
             for row in rows:
-                if not isinstance(row, Mapping):
+                if type(row) is not dict and not isinstance(row, Mapping):
                     raise SqlConstraintError(
                         f"{self!r}: a record's payload is not a mapping of column names "
                         f"to values: {type(row).__name__} {row!r:.200}",
