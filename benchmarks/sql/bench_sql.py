@@ -142,12 +142,12 @@ def postgresql(folder: Path) -> tuple[str | None, Any]:
     if os.environ.get("DATABASE_URL"):
         return os.environ["DATABASE_URL"], None
     sys.path.insert(0, str(ROOT / "tests" / "sql"))
-    from _pg_server import PgServer, find_bindir
+    from _pg_server import PgServer, find_bindir, new_folder
 
     bindir = find_bindir()
     if bindir is None:
         return None, None
-    server = PgServer(folder / "pg", bindir)
+    server = PgServer(new_folder(), bindir)
     server.init()
     server.start()
     return server.url, server
@@ -173,7 +173,7 @@ def main() -> None:
                 bench_outlet("PostgreSQL", url, args.rows, args.batch, args.repeat)
             finally:
                 if server is not None:
-                    server.stop("immediate")
+                    server.remove()
         bench_inlet(folder, args.read_rows, args.chunk)
 
 

@@ -4,13 +4,13 @@ server runs as the unprivileged ``postgres`` user (initdb refuses root)."""
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import os
 import pwd
 import shutil
 import socket
 import subprocess
+import tempfile
 from pathlib import Path
 
 INSTALL_HINT = ("PostgreSQL is not installed: apt-get install postgresql (the tests "
@@ -31,6 +31,12 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def new_folder() -> Path:
+    """A fresh folder for a server, directly in the temporary directory: as root the
+    server runs as 'postgres', which cannot enter root's private folders (pytest's)."""
+    return Path(tempfile.mkdtemp(prefix="databay-pg-"))
 
 
 class PgServer:
@@ -64,10 +70,6 @@ class PgServer:
         self.folder.mkdir(parents=True, exist_ok=True)
         if self.user is not None:
             entry = pwd.getpwnam(self.user)
-            for path in (self.folder, *self.folder.parents):
-                if path == Path("/") or str(path) == "/tmp":
-                    break
-                os.chmod(path, os.stat(path).st_mode | 0o711)  # traversable by the user
             os.chown(self.folder, entry.pw_uid, entry.pw_gid)
         self._run("initdb", "-D", str(self.data), "-U", "databay", "--auth=trust",
                   "-E", "UTF8", "--no-sync")
@@ -79,7 +81,17 @@ class PgServer:
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l",
                   str(self.folder / "log.txt"), "-w", "-t", "60", "start", timeout=90)
 
-    def stop(self, mode: str = "fast") -> None:
-        with contextlib.suppress(RuntimeError):  # not running
+    def stop(self, mode: str = "fast", missing_ok: bool = False) -> None:
+        """Stop the server; ``immediate`` is like a crash. Raises if it was not stopped,
+        unless ``missing_ok`` (then a server that is not running is fine)."""
+        try:
             self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "-t", "60", "stop",
                       timeout=90)
+        except RuntimeError:
+            if not missing_ok:
+                raise
+
+    def remove(self) -> None:
+        """Stop the server if it runs, and delete its folder."""
+        self.stop("immediate", missing_ok=True)
+        shutil.rmtree(self.folder, ignore_errors=True)

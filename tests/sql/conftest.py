@@ -19,7 +19,7 @@ import pytest
 if importlib.util.find_spec("databay_sql") is None:
     collect_ignore_glob = ["test_*.py"]
 else:
-    from _pg_server import INSTALL_HINT, PgServer, find_bindir
+    from _pg_server import INSTALL_HINT, PgServer, find_bindir, new_folder
     from _sql_db import Db
 
 EXTERNAL_URL = os.environ.get("DATABASE_URL") or None
@@ -36,13 +36,13 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     if importlib.util.find_spec("psycopg") is None:
         give_up("psycopg is not installed: pip install 'databay-sql[postgresql]'")
     assert bindir is not None
-    server = PgServer(tmp_path_factory.mktemp("postgresql"), bindir)
-    server.init()
-    server.start()
+    server = PgServer(new_folder(), bindir)
     try:
+        server.init()
+        server.start()
         yield server
     finally:
-        server.stop("immediate")
+        server.remove()
 
 
 def make_db(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Db:
