@@ -162,7 +162,10 @@ def _moment(value: Any, tz: datetime.tzinfo, owner: str, arg: str) -> datetime.d
         return None
     if isinstance(value, str):
         try:
-            value = datetime.datetime.fromisoformat(value.strip())
+            text = value.strip()
+            if text[-1:] in ("Z", "z"):  # UTC; fromisoformat() takes it from Python 3.11 on
+                text = text[:-1] + "+00:00"
+            value = datetime.datetime.fromisoformat(text)
         except ValueError:
             raise ValueError(f"{owner}({arg}=...) must be a datetime or an ISO 8601 string "
                              f"such as '2026-01-01T09:00:00+01:00', got {value!r}") from None
