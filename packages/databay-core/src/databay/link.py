@@ -174,7 +174,7 @@ class Link:
     @property
     def batch_size(self) -> int:
         """How many records are read from a streaming pull, processed and pushed at a
-        time (see :ref:`streaming pulls <streaming>` in docs/concepts/links.md)."""
+        time (see "Streaming pulls" in docs/concepts/inlets.md); a positive int."""
         return self._batch_size
 
     @batch_size.setter
