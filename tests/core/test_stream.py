@@ -378,3 +378,38 @@ def test_file_inlet_lines_mode_streams_and_commits_per_chunk(tmp_path: Any) -> N
     second.transfer()
     assert rest.records[-1].payload == "line 10\n"
     second.on_shutdown()
+
+
+# -- async backpressure; no commit past an undelivered chunk --------------------------
+
+
+def test_a_slow_async_outlet_slows_the_reading_of_an_async_stream() -> None:
+    log: list[Any] = []
+
+    class Reading(Inlet):
+        async def pull(self, update: Update) -> AsyncIterator[int]:  # type: ignore[override]
+            for i in range(6):
+                log.append(("read", i))
+                yield i
+
+    class Slow(Outlet):
+        async def push(self, records: list[Record], update: Update) -> None:
+            await asyncio.sleep(0.01)
+            log.append(("push", [r.payload for r in records]))
+
+    result = Link(Reading(), Slow(), 1, batch_size=2).transfer()
+    assert log == [("read", 0), ("read", 1), ("push", [0, 1]), ("read", 2), ("read", 3),
+                   ("push", [2, 3]), ("read", 4), ("read", 5), ("push", [4, 5])]
+    assert result.pulled == 6
+
+
+def test_with_ignore_exceptions_nothing_is_committed_past_an_undelivered_chunk() -> None:
+    store = MemoryStateStore()
+    inlet = GenInlet(9)
+    flaky = FlakyOutlet({2})  # the second chunk is lost (logged), the third delivered
+    result = Link(inlet, flaky, 1, tags="i", batch_size=3, state_store=store,
+                  ignore_exceptions=True).transfer()
+    assert [r.payload for r in flaky.records] == [0, 1, 2, 6, 7, 8]
+    assert result.undelivered == {flaky: 3} and not result.committed
+    assert store.get("i/0:GenInlet") == 3, "committed up to the first chunk only"
+    assert inlet.position == 3, "rewound: the next transfer reads chunk 2 again"
