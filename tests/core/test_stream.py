@@ -413,3 +413,15 @@ def test_with_ignore_exceptions_nothing_is_committed_past_an_undelivered_chunk()
     assert result.undelivered == {flaky: 3} and not result.committed
     assert store.get("i/0:GenInlet") == 3, "committed up to the first chunk only"
     assert inlet.position == 3, "rewound: the next transfer reads chunk 2 again"
+
+
+def test_a_streaming_file_inlet_passes_the_kits_inlet_contract(tmp_path: Any) -> None:
+    from databay.inlets import FileInlet
+    from databay.inlets.file_inlet import FileInletMode
+    from databay.testing import check_inlet
+
+    path = tmp_path / "x.log"
+    path.write_text("".join(f"line {i}\n" for i in range(5)))
+    report = check_inlet(lambda metadata=None: FileInlet(
+        path, read_mode=FileInletMode.LINES, metadata=metadata), min_records=0)
+    assert "checkpoint" in report.passed and not report.skipped

@@ -113,3 +113,13 @@ def test_rows_missing_and_extra(tmp_path: Path, inlets: list[CsvInlet]) -> None:
     rows: list[Any] = list(inlet.pull(UPDATE))
     assert rows[5] == {"id": "6", "text": "-"}
     assert rows[6] == {"id": "7", "text": "a", "more": ["extra"]}
+
+
+def test_a_streaming_csv_inlet_passes_the_kits_inlet_contract(tmp_path: Path) -> None:
+    from databay.testing import check_inlet
+
+    path = tmp_path / "x.csv"
+    path.write_text("id\n" + "".join(f"{i}\n" for i in range(5)))
+    report = check_inlet(lambda metadata=None: CsvInlet(path, metadata=metadata, stream=True),
+                         min_records=0)
+    assert "checkpoint" in report.passed and not report.skipped
