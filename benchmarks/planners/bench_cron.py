@@ -17,10 +17,12 @@ batch), for ``--seconds`` of wall time.
 - *CPU %*: process CPU time / wall time over the run (100 % = one core);
 - *CPU cron/interval*: the cron run's CPU against the interval run's.
 
-celery: beat (``CeleryPlanner(role="beat")``) and one worker (``role="worker"``,
-``--celery-threads`` threads) in one process, on a redis-server of its own (127.0.0.1,
-free port, no persistence; ``redis-server`` must be installed: ``.ci/install-redis.sh``).
-Its lateness includes the trip through the broker and the once-only records in Redis.
+celery: beat (``CeleryPlanner(role="beat")``) in a process of its own and one worker
+process (``role="worker"``, ``--celery-threads`` threads, default 100: a slot for every
+link's transfer of a tick), as they run in production, on a redis-server of its own
+(127.0.0.1, free port, no persistence; ``redis-server`` must be installed:
+``.ci/install-redis.sh``). Its lateness includes the trip through the broker and the
+once-only records in Redis; its CPU is beat's and the worker's together.
 """
 
 from __future__ import annotations
@@ -179,7 +181,47 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _wait_redis(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    deadline = time.time() + 10
+    while True:
+        try:
+            client.ping()
+            return
+        except redis.ConnectionError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def run_celery_beat(kind: str, n: int, seconds: float, url: str) -> dict[str, Any]:
+    """The beat process: publishes for ``seconds`` once it leads, says when it began."""
+    from databay_celery import CeleryPlanner
+
+    links, _ = make_links(n, kind)
+    beat = CeleryPlanner(links, role="beat", immediate_transfer=False, broker_url=url,
+                         redis_url=url, prefix="bench", handle_signals=False)
+    bt = threading.Thread(target=beat.start)
+    bt.start()
+    deadline = time.time() + 20
+    while (beat.beat is None or not beat.beat.leading.is_set()) and time.time() < deadline:
+        time.sleep(0.01)
+    began = time.time()
+    print(json.dumps({"began": began}), flush=True)
+    cpu0 = time.process_time()
+    time.sleep(seconds)
+    cpu = time.process_time() - cpu0
+    beat.shutdown(wait=True)
+    bt.join(20)
+    return {"published": beat.beat.published if beat.beat else 0,
+            "cpu_pct": 100.0 * cpu / (time.time() - began)}
+
+
 def run_celery(kind: str, n: int, seconds: float, threads: int) -> dict[str, Any]:
+    """A worker process (this one, ``threads`` threads) and beat in a process of its own,
+    as they are run in production; lateness is measured in the worker."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise SystemExit("redis-server is not installed (bash .ci/install-redis.sh)")
@@ -190,25 +232,12 @@ def run_celery(kind: str, n: int, seconds: float, threads: int) -> dict[str, Any
                                    "--save", "", "--appendonly", "no"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"redis://127.0.0.1:{port}/0"
+    beat_proc: subprocess.Popen[str] | None = None
     try:
-        import redis
-
-        client = redis.Redis.from_url(url)
-        deadline = time.time() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.time() > deadline:
-                    raise
-                time.sleep(0.05)
+        _wait_redis(url)
         links, inlets = make_links(n, kind)
-        beat_links, _ = make_links(n, kind)  # beat only publishes: links of its own
-        common: dict[str, Any] = {"broker_url": url, "redis_url": url,
-                                  "prefix": f"bench{port}", "handle_signals": False}
-        worker = CeleryPlanner(links, role="worker", concurrency=threads, **common)
-        beat = CeleryPlanner(beat_links, role="beat", immediate_transfer=False, **common)
+        worker = CeleryPlanner(links, role="worker", concurrency=threads, broker_url=url,
+                               redis_url=url, prefix="bench", handle_signals=False)
         wt = threading.Thread(target=worker.start)
         wt.start()
         deadline = time.time() + 20
@@ -216,23 +245,30 @@ def run_celery(kind: str, n: int, seconds: float, threads: int) -> dict[str, Any
             time.sleep(0.05)
         time.sleep(1.0)  # the worker consumes before beat publishes
         gc.collect()
-        t_beat = time.time()
-        bt = threading.Thread(target=beat.start)
-        bt.start()
+        beat_proc = subprocess.Popen([sys.executable, __file__, "--child", "celery-beat", kind,
+                                      "--links", str(n), "--seconds", str(seconds),
+                                      "--redis-url", url],
+                                     stdout=subprocess.PIPE, text=True)
+        assert beat_proc.stdout is not None
+        t_beat = json.loads(beat_proc.stdout.readline())["began"]
         cpu0, wall0 = time.process_time(), time.time()
-        time.sleep(seconds)
+        beat_out = json.loads(beat_proc.stdout.read().strip().splitlines()[-1])
+        beat_proc.wait(30)
         cpu1, t_end = time.process_time(), time.time()
-        beat.shutdown(wait=True)
         time.sleep(3)  # the worker runs the ticks still queued
         worker.shutdown(wait=True)
-        bt.join(20)
         wt.join(30)
         return {"planner": "celery", "kind": kind, "links": n, "seconds": seconds,
-                "cpu_pct": 100.0 * (cpu1 - cpu0) / (t_end - wall0),
+                "cpu_pct": 100.0 * (cpu1 - cpu0) / (t_end - wall0) + beat_out["cpu_pct"],
+                "worker_cpu_pct": 100.0 * (cpu1 - cpu0) / (t_end - wall0),
+                "beat_cpu_pct": beat_out["cpu_pct"],
                 # beat's interval grid is multiples of the interval since the epoch:
                 # whole seconds too; lateness against each transfer's own tick
                 **measure_ticks(inlets, t_beat, t_end)}
     finally:
+        if beat_proc is not None and beat_proc.poll() is None:
+            beat_proc.kill()
+            beat_proc.wait()
         redis_proc.terminate()
         try:
             redis_proc.wait(5)
@@ -243,6 +279,8 @@ def run_celery(kind: str, n: int, seconds: float, threads: int) -> dict[str, Any
 
 def child(args: argparse.Namespace) -> dict[str, Any]:
     planner_name, kind = args.child
+    if planner_name == "celery-beat":
+        return run_celery_beat(kind, args.links, args.seconds, args.redis_url)
     if planner_name == "celery":
         return run_celery(kind, args.links, args.seconds, args.celery_threads)
     return run_local(planner_name, kind, args.links, args.seconds)
@@ -261,7 +299,10 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--links", type=int, default=100)
     parser.add_argument("--planners", default="aps,schedule,celery")
-    parser.add_argument("--celery-threads", type=int, default=8)
+    parser.add_argument("--celery-threads", type=int, default=100,
+                        help="the worker's threads: one per link, so that 100 transfers "
+                             "of a tick can run at once (default 100)")
+    parser.add_argument("--redis-url", help=argparse.SUPPRESS)
     parser.add_argument("--child", nargs=2, metavar=("PLANNER", "KIND"))
     args = parser.parse_args()
     if args.child:
@@ -288,7 +329,9 @@ def main() -> None:
                 ratio = f"{r['cpu_pct'] / rows['interval']['cpu_pct']:17.2f}"
             print(f"{name:9} {kind:9} {r['fires_pct']:8.2f} {r['late_p50_ms']:7.2f} "
                   f"{r['late_p99_ms']:7.2f} {r['late_max_ms']:7.2f} {r['cpu_pct']:6.1f} "
-                  f"{ratio}" + ("  DUPLICATES" if r["duplicates"] else ""))
+                  f"{ratio}" + ("  DUPLICATES" if r["duplicates"] else "")
+                  + (f"  (worker {r['worker_cpu_pct']:.1f} % + beat {r['beat_cpu_pct']:.1f} %)"
+                     if "beat_cpu_pct" in r else ""))
     print(f"load average at the end {load()}")
 
 

@@ -25,8 +25,9 @@ def _parser() -> argparse.ArgumentParser:
                              "refusing to start")
     parser.add_argument("--pool", choices=("threads", "solo"), default="threads",
                         help="worker: the Celery pool (default threads)")
-    parser.add_argument("--concurrency", type=int, default=1,
-                        help="worker: transfers run at once (default 1)")
+    parser.add_argument("--concurrency", type=int, default=None,
+                        help="worker: transfers run at once (default: one per link, at "
+                             "most 30)")
     parser.add_argument("--hostname", help="worker: the Celery node name")
     parser.add_argument("--log-level", default="INFO",
                         choices=("DEBUG", "INFO", "WARNING", "ERROR"))

@@ -34,7 +34,8 @@ class _WakeHub(bootsteps.StartStopStep):  # type: ignore[misc]
 
 
 def _patch_kombu_redis() -> None:
-    """Make kombu's Redis transport report a torn-down connection as a connection error.
+    """Make kombu's Redis transport report a torn-down connection as a connection error,
+    and reuse one client per channel.
 
     When the Redis broker goes away while a worker holds unacknowledged messages, the
     consumer closes its connection, and closing the channel tries to restore those
@@ -43,6 +44,12 @@ def _patch_kombu_redis() -> None:
     unrecoverable, so the worker exits instead of reconnecting. As a connection error it
     is ignored like the others; the messages stay unacknowledged in Redis and are
     delivered again after ``visibility_timeout`` (the tick records make that harmless).
+
+    kombu builds a new ``redis.Redis`` (on the channel's connection pool) for every
+    publish and every acknowledgement: about 0.3 ms of Python each (redis-py fills a
+    table of 170 response callbacks), most of what beat spends per tick it publishes. A
+    client on a pool is safe to share between threads, so each channel keeps one, made
+    again when the channel's pool is.
     """
     from kombu.transport import redis as transport
 
@@ -58,7 +65,21 @@ def _patch_kombu_redis() -> None:
             raise redis.ConnectionError("the connection to the Redis broker was closed")
         return original(self, asynchronous=asynchronous)
 
+    create: Callable[..., Any] = channel._create_client
+
+    def _create_client(self: Any, asynchronous: bool = False) -> Any:
+        if asynchronous:
+            return create(self, asynchronous=True)
+        pool = self.pool
+        cached = self.__dict__.get("_databay_client")
+        if cached is not None and cached[0] is pool:
+            return cached[1]
+        client = create(self, asynchronous=False)
+        self.__dict__["_databay_client"] = (pool, client)
+        return client
+
     channel._connparams = _connparams  # type: ignore[method-assign]
+    channel._create_client = _create_client  # type: ignore[method-assign]
     setattr(channel, "_databay_patched", True)  # noqa: B010 - not a declared attribute
 
 

@@ -12,6 +12,7 @@ and recorded in Redis (``PREFIX:coalesced:LINK:TICK``), so that no tick goes sil
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import functools
 import logging
@@ -339,61 +340,84 @@ class Beat:
                 # nothing until the lock is renewed; the ticks due by then are coalesced
                 stop.wait(min(1.0, self.settings.beat_lease / 10))
                 continue
-            for name in due:
-                s = self.schedules[name]
-                first = points[name]
-                at = s.latest(now, first)  # >= first: the latest tick that fell due
-                if self._paused():
-                    _LOGGER.info("tick %s of link %r not published: paused",
-                                 format_tick(at), name)
-                    self._set_point(points, name, s.after(at))
-                    continue
-                try:
-                    self._send(name, at)
-                except Exception as exc:
-                    # the tick stays due: when the broker answers again, the ticks that
-                    # fell due meanwhile are coalesced into one
-                    doing = f"beat, publishing tick {format_tick(at)} of link {name!r}"
-                    if isinstance(exc, self._outage_errors):
-                        self._broker.pause(self._broker.failed(exc, doing), stop)
-                    else:  # not an outage: a bug or a broken install, said every time
-                        _LOGGER.error("%s failed (trying again in %.1f s): %s: %s", doing,
-                                      self.settings.poll, type(exc).__name__, exc,
-                                      exc_info=exc)
-                        stop.wait(self.settings.poll)
-                    break
-                self._broker.recovered()
-                missed = s.count(first, at)
-                if missed:
-                    _LOGGER.warning("link %r: %d tick(s) from %s could not be published in "
-                                    "time (broker or Redis unreachable, no beat running, or "
-                                    "beat stalled) and were coalesced into tick %s",
-                                    name, missed, format_tick(first), format_tick(at))
-                self._note(name, at, (first, missed) if missed else None)
-                self._set_point(points, name, s.after(at))
+            self._publish_due(due, now, points, stop)
 
-    def _send(self, name: str, at: int) -> None:
-        self.app.send_task(TASK_NAME, args=[name, format_tick(at)], queue=self.settings.queue)
-        self.published += 1
-
-    def _note(self, name: str, at: int, coalesced: tuple[int, int] | None) -> None:
-        """Record the published tick in Redis; kept here and written later while Redis
-        cannot be reached (the broker may be another server)."""
-        self._notes.append((name, at, coalesced))
+    def _publish_due(self, due: list[str], now: int, points: dict[str, int],
+                     stop: threading.Event) -> None:
+        """Publish the due ticks through one producer, batched where the transport can
+        (kombu's ``Producer.batch``: one Redis pipeline for all of them), then note them
+        in Redis in one round trip. A tick whose message could not be sent stays due:
+        when the broker answers again, the ticks that fell due meanwhile coalesce."""
+        sent: list[tuple[str, int, int]] = []  # name, tick, first pending tick
+        failure: tuple[BaseException, str] | None = None
+        doing = "beat, connecting to the broker to publish ticks"
+        with contextlib.ExitStack() as stack:
+            try:
+                producer = stack.enter_context(self.app.producer_or_acquire())
+                batch = getattr(producer, "batch", None)  # kombu >= 5.7
+                with batch() if batch is not None else contextlib.nullcontext():
+                    for name in due:
+                        s = self.schedules[name]
+                        first = points[name]
+                        at = s.latest(now, first)  # >= first: the latest tick that fell due
+                        if self._paused():
+                            _LOGGER.info("tick %s of link %r not published: paused",
+                                         format_tick(at), name)
+                            self._set_point(points, name, s.after(at))
+                            continue
+                        doing = f"beat, publishing tick {format_tick(at)} of link {name!r}"
+                        self._send(name, at, producer)
+                        sent.append((name, at, first))
+                    doing = f"beat, publishing {len(sent)} tick(s) (one batch)"
+            except Exception as exc:
+                # a failed send: the batch is discarded; a failed flush: none counts as
+                # sent (a message the broker kept anyway runs once: the tick records)
+                failure, sent = (exc, doing), []
+        for name, at, first in sent:
+            s = self.schedules[name]
+            self.published += 1
+            missed = s.count(first, at)
+            if missed:
+                _LOGGER.warning("link %r: %d tick(s) from %s could not be published in "
+                                "time (broker or Redis unreachable, no beat running, or "
+                                "beat stalled) and were coalesced into tick %s",
+                                name, missed, format_tick(first), format_tick(at))
+            self._notes.append((name, at, (first, missed) if missed else None))
+            self._set_point(points, name, s.after(at))
+        if failure is not None:
+            error, doing = failure
+            if isinstance(error, self._outage_errors):
+                self._broker.pause(self._broker.failed(error, doing), stop)
+            else:  # not an outage: a bug or a broken install, said every time
+                _LOGGER.error("%s failed (trying again in %.1f s): %s: %s", doing,
+                              self.settings.poll, type(error).__name__, error,
+                              exc_info=error)
+                stop.wait(self.settings.poll)
+        elif sent:
+            self._broker.recovered()
         self._flush_notes()
 
+    def _send(self, name: str, at: int, producer: Any = None) -> None:
+        self.app.send_task(TASK_NAME, args=[name, format_tick(at)], queue=self.settings.queue,
+                           producer=producer)
+
     def _flush_notes(self) -> None:
-        while self._notes:
-            name, at, coalesced = self._notes[0]
-            try:
-                previous = self.guard.note_published(name, at, coalesced, format_tick(at))
-            except redis.RedisError as exc:
-                self._redis.failed(exc, "beat, noting the published ticks")
-                return
-            self._redis.recovered()
-            self._notes.pop(0)
+        """Write the noted ticks to Redis, all in one round trip; kept for the next try
+        while Redis cannot be reached."""
+        if not self._notes:
+            return
+        notes = list(self._notes)
+        try:
+            previous = self.guard.note_many([(name, at, coalesced, format_tick(at))
+                                             for name, at, coalesced in notes])
+        except redis.RedisError as exc:
+            self._redis.failed(exc, "beat, noting the published ticks")
+            return
+        self._redis.recovered()
+        del self._notes[:len(notes)]
+        for (name, at, _coalesced), before in zip(notes, previous, strict=True):
             noted = self._noted.get(name)
-            if noted is not None and previous is None:
+            if noted is not None and before is None:
                 self._data_lost(name, noted)
             self._noted[name] = at
 
@@ -412,4 +436,5 @@ class Beat:
     def publish(self, name: str, at: int) -> None:
         """Send one tick message, then note it as the link's last published tick."""
         self._send(name, at)
+        self.published += 1
         self.guard.set_published(name, at)

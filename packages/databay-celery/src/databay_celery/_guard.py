@@ -8,6 +8,11 @@ Keys (``P`` is the settings' prefix):
 ``P:beat``               the beat lock, with a lease renewed while beat runs
 ``P:last:LINK``          the last tick beat published for the link
 ``P:coalesced:LINK:TICK`` ticks beat could not publish in time, coalesced into TICK
+
+A tick costs a worker two Redis round trips: :meth:`Guard.claim` (take the link's lock,
+read the tick's records and mark it started, one Lua script) and :meth:`Guard.finish`
+(record it done and release the lock, another); renewals come on top for a transfer
+longer than a third of ``lock_lease``.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import os
 import socket
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -27,7 +33,7 @@ from redis.exceptions import LockError
 from databay_celery._outage import Outage
 from databay_celery._settings import Settings, redact
 
-__all__ = ["Guard", "Lease", "identity"]
+__all__ = ["Claim", "Guard", "Lease", "identity"]
 
 _LOGGER = logging.getLogger("databay.CeleryPlanner")
 
@@ -102,6 +108,11 @@ class Lease:
         self._outage = outage if outage is not None else Outage("Redis")
 
     @property
+    def token(self) -> str:
+        """The lock's value while this lease holds it."""
+        return self._token
+
+    @property
     def valid(self) -> bool:
         """Whether the lock is surely still ours (renewed less than a lease ago)."""
         return not self.lost.is_set() and time.monotonic() < self.valid_until
@@ -157,10 +168,26 @@ class Lease:
     def release(self) -> None:
         """Stop renewing and release the lock (if still held). While Redis is unreachable
         the renewal thread releases it as soon as Redis answers (a tick redelivered
-        meanwhile would otherwise wait for the lease to expire)."""
+        meanwhile would otherwise wait for the lease to expire). Once released (here or by
+        :meth:`release_with`), calling it again does nothing."""
         with self._mutex:
+            if self._released:
+                return
             self._released = True
             self._release_later(first=True)
+
+    def release_with(self, script: Any, keys: list[str], args: list[Any]) -> None:
+        """Run ``script`` (a Lua script that deletes the lock when it still holds this
+        lease's token, returning 1 then) and count the lease released, as
+        :meth:`release` does. A ``redis.RedisError`` leaves the lease held and renewed:
+        the caller falls back to writing and releasing separately."""
+        with self._mutex:
+            released = script(keys=keys, args=args)
+            self._released = True
+            _renewer.discard(self)
+        if not released and not self.lost.is_set():
+            _LOGGER.warning("the lock of %s had expired when it was released", self._what)
+        self._outage.recovered()
 
     def _release_later(self, first: bool = False) -> None:
         try:
@@ -179,6 +206,43 @@ class Lease:
         _renewer.discard(self)
 
 
+# take the link's lock; when taken, read the tick's records and mark it started (unless
+# done); when not, return who holds it. KEYS: lock, done, started.
+# ARGV: token, lease ms, started record, record ttl ms
+_CLAIM = """
+if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  local done = redis.call('get', KEYS[2])
+  local started = redis.call('get', KEYS[3])
+  if not done then redis.call('set', KEYS[3], ARGV[3], 'PX', ARGV[4]) end
+  return {1, done, started}
+end
+return {0, redis.call('get', KEYS[2]), redis.call('get', KEYS[1])}
+"""
+
+# record the tick done, then release the lock if it is still ours (1: released).
+# KEYS: done, lock. ARGV: record, record ttl ms, token
+_FINISH = """
+redis.call('set', KEYS[1], ARGV[1], 'PX', ARGV[2])
+if redis.call('get', KEYS[2]) == ARGV[3] then
+  redis.call('del', KEYS[2])
+  return 1
+end
+return 0
+"""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """What :meth:`Guard.claim` found: the lease (None: another transfer holds the
+    link's lock, ``holder`` says which), and the tick's done and started records (as
+    they were before this claim marked it started)."""
+
+    lease: Lease | None
+    done: dict[str, Any] | None
+    started: dict[str, Any] | None = None
+    holder: dict[str, Any] | None = None
+
+
 class Guard:
     """Tick records and locks of one pipeline (one key prefix) in Redis."""
 
@@ -190,6 +254,8 @@ class Guard:
         self._p = settings.prefix
         #: the outages of this Redis, logged once each for every user of this guard
         self.outage = Outage(f"Redis {redact(settings.redis_url)}")
+        self._claim = self.client.register_script(_CLAIM)
+        self._finish = self.client.register_script(_FINISH)
 
     # -- keys --------------------------------------------------------------------------
 
@@ -241,6 +307,35 @@ class Guard:
             return None
         return Lease(lock, f"link {link!r}", lease, token, self.outage)
 
+    def claim(self, link: str, tick: str) -> Claim:
+        """Take the link's lock for ``tick`` and, when taken, read the tick's records
+        and mark it started unless it is done: one round trip (a Lua script)."""
+        lease = self.settings.lock_lease
+        ttl = int(self.settings.record_ttl * 1000)
+        token = json.dumps({"tick": tick, "worker": identity()})
+        started = json.dumps({"worker": identity(), "at": time.time()})
+        got, done, other = self._claim(
+            keys=[self._key("lock", link), self._key("done", link, tick),
+                  self._key("started", link, tick)],
+            args=[token, int(lease * 1000), started, ttl])
+        done_record = None if done is None else _loads(done)
+        if not got:
+            return Claim(None, done_record, holder=None if other is None else _loads(other))
+        lock = self.client.lock(self._key("lock", link), timeout=lease, blocking=False,
+                                thread_local=False)
+        lock.local.token = self.client.get_encoder().encode(token)
+        return Claim(Lease(lock, f"link {link!r}", lease, token, self.outage), done_record,
+                     None if other is None else _loads(other))
+
+    def finish(self, link: str, tick: str, lease: Lease, **info: Any) -> None:
+        """Record the tick done (as :meth:`mark_done`) and release ``lease``: one round
+        trip. Raises ``redis.RedisError`` (nothing done) when Redis cannot be reached."""
+        ttl = int(self.settings.record_ttl * 1000)
+        record = json.dumps({"worker": identity(), "at": time.time(), **info})
+        lease.release_with(self._finish, [self._key("done", link, tick),
+                                          self._key("lock", link)],
+                           [record, ttl, lease.token])
+
     def holder(self, link: str) -> dict[str, Any] | None:
         """Who holds the link's lock (``tick``, ``worker``), or None."""
         raw = self.client.get(self._key("lock", link))
@@ -276,19 +371,32 @@ class Guard:
                        into: str) -> int | None:
         """Note a published tick (and the ticks coalesced into it) in one round trip; the
         link's last published tick before this one (None: none noted, or Redis lost it)."""
+        return self.note_many([(link, tick_ms, coalesced, into)])[0]
+
+    def note_many(self, notes: list[tuple[str, int, tuple[int, int] | None, str]]
+                  ) -> list[int | None]:
+        """:meth:`note_published` for several ticks (link, tick, coalesced, into) in one
+        round trip (beat notes every tick of a second at once)."""
         pipe = self.client.pipeline(transaction=False)
-        pipe.getset(self._key("last", link), str(tick_ms))
-        if coalesced is not None:
-            first, count = coalesced
-            ttl = int(self.settings.record_ttl * 1000)
-            record = json.dumps({"first": first, "count": count, "into": tick_ms,
-                                 "beat": identity(), "at": time.time()})
-            pipe.set(self._key("coalesced", link, into), record, px=ttl)
-        previous = pipe.execute()[0]
-        try:
-            return None if previous is None else int(previous)
-        except ValueError:
-            return None
+        ttl = int(self.settings.record_ttl * 1000)
+        for link, tick_ms, coalesced, into in notes:
+            pipe.getset(self._key("last", link), str(tick_ms))
+            if coalesced is not None:
+                first, count = coalesced
+                record = json.dumps({"first": first, "count": count, "into": tick_ms,
+                                     "beat": identity(), "at": time.time()})
+                pipe.set(self._key("coalesced", link, into), record, px=ttl)
+        replies = iter(pipe.execute())
+        previous: list[int | None] = []
+        for _link, _tick, coalesced, _into in notes:
+            raw = next(replies)
+            if coalesced is not None:
+                next(replies)
+            try:
+                previous.append(None if raw is None else int(raw))
+            except ValueError:
+                previous.append(None)
+        return previous
 
     def coalesced(self, link: str, tick: str) -> dict[str, Any] | None:
         """The record of the ticks beat coalesced into ``tick``: ``first`` (ms since the

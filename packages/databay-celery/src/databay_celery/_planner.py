@@ -24,6 +24,8 @@ __all__ = ["ROLES", "CeleryPlanner", "WorkerStoppedError"]
 _LOGGER = logging.getLogger("databay.CeleryPlanner")
 
 ROLES = ("worker", "beat")
+#: the most worker threads ``concurrency`` defaults to (one per link up to this)
+DEFAULT_MAX_CONCURRENCY = 30
 POOLS = ("threads", "solo")
 
 
@@ -64,7 +66,10 @@ class CeleryPlanner(BasePlanner):
     :param standby: beat only: wait for the running beat to stop or die, then take
         over, instead of refusing to start (high availability).
     :param pool: worker only: ``"threads"`` (default) or ``"solo"``.
-    :param concurrency: worker only: transfers run at once by this process.
+    :param concurrency: worker only: transfers run at once by this process; by default
+        one per link, at most :data:`DEFAULT_MAX_CONCURRENCY` (30), so that the ticks of
+        links due together run together (a link never runs beside itself, so more
+        slots than links do not help).
     :param hostname: worker only: the Celery node name (default
         ``databay@HOST-PID``).
     :param settings: advanced settings (``lock_lease``, ``beat_lease``, ``record_ttl``,
@@ -96,7 +101,7 @@ class CeleryPlanner(BasePlanner):
         prefix: str | None = None,
         standby: bool = False,
         pool: str = "threads",
-        concurrency: int = 1,
+        concurrency: int | None = None,
         hostname: str | None = None,
         settings: Mapping[str, float] | None = None,
         catch_exceptions: bool | None = None,
@@ -122,7 +127,8 @@ class CeleryPlanner(BasePlanner):
                             f"got {settings!r}")
         self._role = role
         self._pipeline = os.fspath(pipeline) if pipeline is not None else None
-        self._concurrency = _positive_int(concurrency, "CeleryPlanner", "concurrency")
+        self._concurrency = (None if concurrency is None
+                             else _positive_int(concurrency, "CeleryPlanner", "concurrency"))
         self._pool = pool
         self._standby = standby
         self._hostname = hostname
@@ -166,6 +172,14 @@ class CeleryPlanner(BasePlanner):
     def runs_transfers(self) -> bool:
         """False for beat: it only publishes ticks, so its links' nodes need not start."""
         return self._role == "worker"
+
+    def concurrency(self) -> int:
+        """The worker's transfer slots: as given, else one per link up to
+        :data:`DEFAULT_MAX_CONCURRENCY`."""
+        if self._concurrency is not None:
+            return self._concurrency
+        with self._links_lock:
+            return max(1, min(len(self.links), DEFAULT_MAX_CONCURRENCY))
 
     @property
     def pipeline(self) -> str | None:
@@ -319,7 +333,7 @@ class CeleryPlanner(BasePlanner):
         registry.install(names, owner=self)
         try:
             self._worker = app.WorkController(
-                hostname=hostname, pool_cls=self._pool, concurrency=self._concurrency,
+                hostname=hostname, pool_cls=self._pool, concurrency=self.concurrency(),
                 queues=[settings.queue], without_mingle=True, without_gossip=True,
                 without_heartbeat=True, loglevel=logging.getLogger("databay").level or "WARNING",
             )

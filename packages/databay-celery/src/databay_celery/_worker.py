@@ -129,27 +129,31 @@ def _wait_out(outage: Outage, exc: Any, doing: str, at_least: float | None, tick
 
 
 def _guarded(guard: Guard, link: Any, name: str, tick: str, when: datetime.datetime) -> str:
-    lease = guard.lock_link(name, tick)
+    claim = guard.claim(name, tick)  # lock, records and "started" in one round trip
+    lease = claim.lease
     if lease is None:
-        if guard.done(name, tick) is not None:
+        if claim.done is not None:
             _LOGGER.info("tick %s of link %r already ran: redelivery ignored", tick, name)
             return "duplicate"
-        return _busy(guard, link, name, tick, when)
+        return _busy(guard, link, name, tick, when, claim.holder)
     try:
         lease.keep()
-        done, before = guard.records(name, tick)
-        if done is not None:
+        if claim.done is not None:
             _LOGGER.info("tick %s of link %r already ran: redelivery ignored", tick, name)
             return "duplicate"
+        before = claim.started
         if before is not None:
             _LOGGER.warning("tick %s of link %r: its transfer on %s did not finish (worker "
                             "lost): running it again", tick, name, before.get("worker"))
-        guard.mark_started(name, tick)
         status, info = _transfer(link, name, tick, when)
-        _record_done(guard, name, tick, status=status, redo=before is not None, **info)
+        info.update(status=status, redo=before is not None)
+        try:
+            guard.finish(name, tick, lease, **info)  # done record and release, one trip
+        except redis.RedisError:
+            _record_done(guard, name, tick, **info)  # waits through the outage
         return status if before is None else f"{status} (redone)"
     finally:
-        lease.release()
+        lease.release()  # nothing left to do when finish() released it
 
 
 def _record_done(guard: Guard, name: str, tick: str, **info: Any) -> None:
@@ -172,10 +176,11 @@ def _record_done(guard: Guard, name: str, tick: str, **info: Any) -> None:
                                                         f"{name!r}"))
 
 
-def _busy(guard: Guard, link: Any, name: str, tick: str, when: datetime.datetime) -> str:
-    """The link's lock is held: wait for it, or skip this tick as an overlap."""
+def _busy(guard: Guard, link: Any, name: str, tick: str, when: datetime.datetime,
+          holder: dict[str, Any] | None) -> str:
+    """The link's lock is held (by ``holder``, as the claim read it): wait for it, or
+    skip this tick as an overlap."""
     settings = guard.settings
-    holder = guard.holder(name)
     if holder is None:  # released in between
         raise Wait(min(settings.poll, 0.1), "the lock was just released")
     if holder.get("tick") == tick:
