@@ -192,7 +192,10 @@ def _busy(guard: Guard, link: Any, name: str, tick: str, when: datetime.datetime
     nxt = link.schedule.next_after(when)
     left = (nxt.timestamp() if nxt is not None else when.timestamp()) - time.time()
     if left > 0:
-        raise Wait(min(settings.poll, left + 0.01),
+        # halving the wait: a previous transfer that ends before the next tick leaves
+        # this tick time to run (a retry at the next tick itself would race with it)
+        wait = left + 0.01 if left <= 0.05 else left / 2
+        raise Wait(min(settings.poll, wait),
                    f"tick {holder.get('tick')} still runs on {holder.get('worker')}")
     _LOGGER.warning("tick %s of link %r skipped: its previous transfer (tick %s on %s) was "
                     "still running when the next tick came", tick, name, holder.get("tick"),
