@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from _sql_db import Db
-from databay import Link, Update
+from databay import Link, Outlet, Record, Update
 from databay.testing import CollectingOutlet, InletContract
 from databay_sql import SqlInlet, SqlReadError
 
@@ -27,10 +27,29 @@ def _fill(db: Db, rows: int = 25) -> str:
 def test_a_table_whole_on_every_pull(db: Db) -> None:
     table = _fill(db, 5)
     inlet = SqlInlet(db.url, table=table)
-    first = inlet.pull(UPDATE)
+    first = list(inlet.pull(UPDATE))
     assert sorted(r["id"] for r in first) == [1, 2, 3, 4, 5]
     assert first[0].keys() == {"id", "name", "kind"}
-    assert len(inlet.pull(UPDATE)) == 5 and inlet.cursor is None
+    assert len(list(inlet.pull(UPDATE))) == 5 and inlet.cursor is None
+
+
+def test_a_whole_table_streams_in_bounded_memory(db: Db) -> None:
+    """Without cursor_column a pull is a stream: the link reads it chunk by chunk, so
+    the rows of a whole table are never all in memory at once."""
+    table = _fill(db, 25)
+    inlet = SqlInlet(db.url, table=table, chunk_size=4)
+    rows = inlet.pull(UPDATE)
+    assert not isinstance(rows, list)
+    sizes: list[int] = []
+
+    class Sizes(Outlet):
+        def push(self, records: list[Record], update: Update) -> None:
+            sizes.append(len(records))
+
+    result = Link(SqlInlet(db.url, table=table, chunk_size=4), Sizes(), interval=1,
+                  batch_size=10).transfer()
+    assert result.pulled == 25 and sizes == [10, 10, 5]
+    assert sorted(r["id"] for r in rows) == list(range(1, 26))  # the first stream, too
 
 
 def test_incremental_by_cursor_column_in_chunks(db: Db) -> None:
@@ -56,7 +75,7 @@ def test_a_query_with_bound_parameters_and_a_cursor(db: Db) -> None:
     hostile = "x' OR '1'='1"
     other = SqlInlet(db.url, query=f'SELECT id FROM "{table}" WHERE kind = :kind',
                      parameters={"kind": hostile})
-    assert other.pull(UPDATE) == []
+    assert list(other.pull(UPDATE)) == []
 
 
 def test_a_link_with_a_state_store_resumes_after_a_restart(db: Db) -> None:

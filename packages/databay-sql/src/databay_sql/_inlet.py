@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime
 import decimal
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -49,7 +49,7 @@ class SqlInlet(Inlet):
         ``cursor_column`` is greater than the cursor (the last row read), ordered by it,
         at most ``chunk_size`` of them. The column must be unique and increasing (an
         id, a sequence); rows that share a value may be skipped at a chunk's edge.
-        Without it, each pull returns every row (a snapshot).
+        Without it, each pull returns every row (a snapshot), streamed.
     :param chunk_size: rows fetched per round trip (results are streamed with a
         server-side cursor where the dialect has one) and, with ``cursor_column``, the
         most rows one pull returns.
@@ -139,7 +139,13 @@ class SqlInlet(Inlet):
             return
         self._cursor = cursor
 
-    def pull(self, update: Update) -> list[dict[str, Any]]:
+    def pull(self, update: Update) -> list[dict[str, Any]] | Iterator[dict[str, Any]]:
+        """The rows after the cursor (with ``cursor_column``: a list of at most
+        ``chunk_size``), or every row as a stream (without it: an iterator that reads
+        ``chunk_size`` rows per round trip while the link pushes chunk by chunk, so a
+        table of any size is read in bounded memory; the statement runs, and fails, here)."""
+        if self.cursor_column is None:
+            return self._stream(self._statement)
         stmt = self._statement
         column = self.cursor_column
         if column is not None and self._cursor is not None:
@@ -161,6 +167,36 @@ class SqlInlet(Inlet):
                                    f"(they have {', '.join(rows[-1])})")
             self._cursor = _json_cursor(rows[-1][column])
         return rows
+
+    def _stream(self, stmt: Any) -> Iterator[dict[str, Any]]:
+        conn: Any = None
+        try:
+            conn = self.database.engine().connect()
+            result = conn.execution_options(stream_results=True,
+                                            yield_per=self.chunk_size).execute(
+                stmt, self.parameters)
+        except sa_exc.SQLAlchemyError as exc:
+            if conn is not None:
+                conn.close()
+            raise SqlReadError(f"{self!r}: pull failed: {self.database.describe(exc)}",
+                               transient=is_transient_db_error(exc)) from None
+        except BaseException:
+            if conn is not None:
+                conn.close()
+            raise
+        return self._rows(conn, result)
+
+    def _rows(self, conn: Any, result: Any) -> Iterator[dict[str, Any]]:
+        try:
+            for row in result.mappings():
+                yield dict(row)
+        except sa_exc.SQLAlchemyError as exc:
+            raise SqlReadError(f"{self!r}: reading rows failed: "
+                               f"{self.database.describe(exc)}",
+                               transient=is_transient_db_error(exc)) from None
+        finally:
+            result.close()
+            conn.close()
 
     def __repr__(self) -> str:
         what = f"table={self.table!r}" if self.table else f"query={self.query!r:.80}"
