@@ -103,7 +103,7 @@ def scrape(links: int) -> float:
             with urllib.request.urlopen(service.url + "metrics") as reply:
                 body = reply.read()
             times.append(time.perf_counter() - began)
-        assert body.count(b"databay_transfers_total{") == 3 * links
+        assert body.count(b"databay_transfers_total{") == links  # succeeded only
     return statistics.median(times)
 
 
@@ -112,12 +112,16 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=7)
     parser.add_argument("--transfers", type=int, default=20000)
     parser.add_argument("--links", type=int, default=1000)
+    parser.add_argument("--scrape-only", action="store_true",
+                        help="measure only the scrape (2.)")
     args = parser.parse_args()
     ok = True
+    if args.scrape_only:
+        args.rounds = 0
     print(f"per scheduled transfer (ThreadPlanner._run_tick), min of {args.rounds} rounds "
           f"of {args.transfers}:")
     with tempfile.TemporaryDirectory() as folder:
-        measured = overhead(args.transfers, args.rounds, folder)
+        measured = overhead(args.transfers, args.rounds, folder) if args.rounds else []
     for name, off, on in measured:
         growth = on / off - 1
         verdict = "ok" if growth <= 0.05 else "MISSED"

@@ -23,7 +23,7 @@ from databay.update import TransferResult, Update
 __all__ = ["DURATION_BUCKETS", "LATENESS_BUCKETS", "Histogram", "LinkState", "Monitor"]
 
 #: Upper bounds (seconds) of the transfer duration histogram's buckets.
-DURATION_BUCKETS: tuple[float, ...] = (0.005, 0.05, 0.5, 5.0, 60.0)
+DURATION_BUCKETS: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
 #: Upper bounds (seconds) of the scheduling lateness histogram's buckets.
 LATENESS_BUCKETS: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
 
