@@ -15,6 +15,7 @@ import pytest
 from core_nodes import CollectOutlet, ListInlet
 from databay import Inlet, Link, Outlet, Record, Update, hookimpl
 from databay.delivery import DEAD_LETTER, MemoryStateStore, RetryPolicy
+from databay.errors import RecordCopyError
 from databay.support.buffers import Buffer
 
 
@@ -425,3 +426,111 @@ def test_a_streaming_file_inlet_passes_the_kits_inlet_contract(tmp_path: Any) ->
     report = check_inlet(lambda metadata=None: FileInlet(
         path, read_mode=FileInletMode.LINES, metadata=metadata), min_records=0)
     assert "checkpoint" in report.passed and not report.skipped
+
+
+# -- copies of streamed records (copy_records=True, one outlet: built as copies) ------
+
+
+class HeldInlet(Inlet):
+    """Streams the objects it keeps in ``items`` (so changes to them would show)."""
+
+    def __init__(self, items: list[Any], metadata: dict[str, Any] | None = None) -> None:
+        super().__init__(metadata)
+        self.items = items
+
+    def pull(self, update: Update) -> Iterator[Any]:
+        return iter(self.items)
+
+
+class AsyncHeldInlet(HeldInlet):
+    async def pull(self, update: Update) -> AsyncIterator[Any]:  # type: ignore[override]
+        for item in self.items:
+            yield item
+
+
+def held_items() -> list[Any]:
+    return [{"id": 1, "v": 0.5, "s": "x", "n": None}, {"nested": {"list": [1, 2]}},
+            [1, [2]], "text", 7, Record({"r": 1}, {"own": "m"}), {"t": (1, [2])}]
+
+
+class MutatingOutlet(CollectOutlet):
+    """Changes every record it is given, payload and metadata, after keeping it;
+    then raises if ``fail`` (so the records go to the dead letter)."""
+
+    def __init__(self, fail: bool = False) -> None:
+        super().__init__()
+        self.fail = fail
+
+    def push(self, records: list[Record], update: Update) -> None:
+        super().push(records, update)
+        for record in records:
+            record.metadata["touched"] = True
+            payload = record.payload
+            if isinstance(payload, dict):
+                payload["added"] = 1
+                if "nested" in payload:
+                    payload["nested"]["list"].append(3)
+                if "t" in payload:
+                    payload["t"][1].append(3)
+            elif isinstance(payload, list):
+                payload[1].append(3)
+            else:
+                record.payload = "changed"
+        if self.fail:
+            raise ConnectionError("refused after changing the records")
+
+
+def assert_untouched(inlet: HeldInlet) -> None:
+    assert inlet.items == held_items()
+    assert inlet.items[5].metadata == {"own": "m"}
+    assert "touched" not in inlet._shared_metadata()
+
+
+@pytest.mark.parametrize("inlet_type", [HeldInlet, AsyncHeldInlet])
+def test_streamed_copies_for_one_outlet_are_independent_of_the_inlets_data(
+        inlet_type: type[HeldInlet]) -> None:
+    inlet = inlet_type(held_items(), {"k": "v"})
+    outlet = MutatingOutlet()
+    link = Link(inlet, outlet, 1, batch_size=3)
+    for _ in range(2):  # the second transfer reads the same objects: still unchanged
+        if inlet_type is AsyncHeldInlet:
+            asyncio.run(link.atransfer())
+        else:
+            link.transfer()
+        assert_untouched(inlet)
+    first, second = outlet.records[:7], outlet.records[7:]
+    for a, b in zip(first, second, strict=True):  # each changed once, nothing shared
+        assert a is not b and a == b
+        assert a.payload is not b.payload or type(a.payload) is str
+    assert second[1].payload["nested"]["list"] == [1, 2, 3]
+    assert second[2].payload == [1, [2, 3]] and second[6].payload["t"] == (1, [2, 3])
+    assert second[5].metadata == {"own": "m", "touched": True}
+    assert second[0].metadata == {"k": "v", "__inlet__": repr(inlet), "touched": True}
+
+
+def test_streamed_copies_for_two_outlets_and_the_dead_letter_are_independent() -> None:
+    inlet = HeldInlet(held_items())
+    changer, reader, dead = MutatingOutlet(), CollectOutlet(), CollectOutlet()
+    Link(inlet, [changer, reader], 1, batch_size=3).transfer()
+    assert_untouched(inlet)
+    assert [r.payload for r in reader.records] == [*held_items()[:5], {"r": 1},
+                                                   held_items()[6]]
+    assert all("touched" not in r.metadata for r in reader.records)
+    link = Link(inlet, MutatingOutlet(fail=True), 1, batch_size=3, dead_letter=dead)
+    result = link.transfer()
+    assert_untouched(inlet)
+    assert result.dead_lettered == {link.outlets[0]: 7} and len(dead.records) == 7
+
+
+def test_an_uncopyable_streamed_record_is_refused_as_for_a_list() -> None:
+    import threading
+
+    items = [{"a": 1}, threading.Lock()]
+    outlet = CollectOutlet()
+    with pytest.raises(RecordCopyError, match="copy_records=False"):
+        Link(HeldInlet(items), outlet, 1).transfer()
+    assert outlet.batches == []
+    dead = CollectOutlet()
+    result = Link(HeldInlet(items), outlet, 1, dead_letter=dead).transfer()
+    assert outlet.batches == [] and len(dead.records) == 2
+    assert isinstance(result.errors[0], RecordCopyError)

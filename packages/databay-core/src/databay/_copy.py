@@ -76,3 +76,38 @@ def copy_records(records: list[Record]) -> list[Record]:
                 continue
         append(copy_record(record))
     return out
+
+
+def wrap_copies(items: list[Any], shared: _SharedMeta) -> list[Record]:
+    """Records for a chunk a stream yielded, each already an independent copy: what
+    ``Inlet._to_records`` and then :func:`copy_records` give, in one pass and with one
+    record object per item instead of two (fewer allocations, fewer collector runs).
+    The link uses it when the records go to one outlet only, with no processor or
+    grouper that could see or hold the uncopied ones (see ``Link._wrap_chunk``).
+
+    A dict of immutable scalars is copied with ``dict.copy()`` (a shallow copy is a deep
+    one when the values cannot change); a Record the stream yielded is copied like any
+    record; anything else is wrapped and copied by :func:`copy_record`."""
+    out: list[Record] = []
+    append = out.append
+    new = Record.__new__
+    atomic = _ATOMIC
+    for item in items:
+        if type(item) is dict:
+            for value in item.values():
+                if type(value) not in atomic:
+                    break
+            else:
+                record = new(Record)
+                record.payload = item.copy()
+                record._metadata = shared
+                append(record)
+                continue
+        elif isinstance(item, Record):
+            append(copy_record(item))
+            continue
+        record = new(Record)
+        record.payload = item
+        record._metadata = shared
+        append(copy_record(record))
+    return out

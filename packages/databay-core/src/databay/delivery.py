@@ -345,13 +345,15 @@ class Delivery:
     # -- deliver one batch to one outlet ---------------------------------------------
 
     def push(self, outlet: Outlet, batch: list[Record], update: Update,
-             result: TransferResult) -> None:
-        """Deliver ``batch`` to ``outlet`` (sync): copied if the link copies records,
-        through the outlet's processors, retried and dead-lettered by the policy; the
-        outcome is counted in ``result``."""
+             result: TransferResult, copied: bool = False) -> None:
+        """Deliver ``batch`` to ``outlet`` (sync): copied if the link copies records
+        (unless ``copied``: the records are the outlet's own copies already), through the
+        outlet's processors, retried and dead-lettered by the policy; the outcome is
+        counted in ``result``."""
         try:
-            records = self._prepare(outlet, batch) if (self._link.copy_records
-                                                        or outlet.processors) else batch.copy()
+            records = self._prepare(outlet, batch) if ((self._link.copy_records
+                                                        and not copied)
+                                                       or outlet.processors) else batch.copy()
         except Exception as exc:  # the outlet's processor raised: no push was tried
             self._drive(self._refused(exc, outlet, batch, 0, result), update)
             return
@@ -364,11 +366,12 @@ class Delivery:
             result.pushed[outlet] = result.pushed.get(outlet, 0) + len(records)
 
     async def apush(self, outlet: Outlet, batch: list[Record], update: Update,
-                    result: TransferResult) -> None:
+                    result: TransferResult, copied: bool = False) -> None:
         """:meth:`push` on the running event loop; a sync outlet runs in its executor."""
         try:
-            records = self._prepare(outlet, batch) if (self._link.copy_records
-                                                        or outlet.processors) else batch.copy()
+            records = self._prepare(outlet, batch) if ((self._link.copy_records
+                                                        and not copied)
+                                                       or outlet.processors) else batch.copy()
         except Exception as exc:  # the outlet's processor raised: no push was tried
             await self._adrive(self._refused(exc, outlet, batch, 0, result), update)
             return

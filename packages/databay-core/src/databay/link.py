@@ -13,13 +13,14 @@ from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from databay import _runtime
+from databay._copy import wrap_copies as _wrap_copies
 from databay._hooks import fire as _fire
 from databay._hooks import transfer_hooks_wanted as _transfer_hooks_wanted
 from databay._node import is_async_method
 from databay._validate import callables, flag, returned_list
 from databay._validate import interval as _interval
 from databay.delivery import Delivery, RetryPolicy, StateStore
-from databay.errors import InvalidNodeError, UnsupportedScheduleError
+from databay.errors import InvalidNodeError, RecordCopyError, UnsupportedScheduleError
 from databay.inlet import Inlet
 from databay.outlet import Outlet
 from databay.record import Record
@@ -403,8 +404,9 @@ class Link:
         return self._end(result, started, None, cursors)
 
     def _deliver_sync(self, records: list[Record], update: Update,
-                      result: TransferResult) -> None:
-        """Process and push one chunk of records to every outlet (sync)."""
+                      result: TransferResult, copied: bool = False) -> None:
+        """Process and push one chunk of records to every outlet (sync); ``copied``: the
+        records are already the outlet's own copies (see :meth:`_wrap_chunk`)."""
         delivery = self._delivery
         batches, refused = self._process(records, result) if self.processors \
             or self.groupers else ([records], None)
@@ -412,9 +414,26 @@ class Link:
             delivery.refuse(refused, update, result)
         for batch in batches:
             for outlet in self._outlets:
-                delivery.push(outlet, batch, update, result)
+                delivery.push(outlet, batch, update, result, copied)
             if result.undelivered:
                 delivery.check(result)
+
+    def _wrap_chunk(self, inlet: Inlet, chunk: list[Any]) -> tuple[list[Record], bool]:
+        """Records for a chunk a stream yielded, and whether they are copies already.
+
+        With ``copy_records`` and a single outlet that has no processors, and no link
+        processors or groupers, nothing but that outlet ever sees the chunk's records:
+        they are created as copies of what the inlet yielded right away, instead of
+        wrapped, then copied again for the outlet (one record object per item, not two).
+        Anything that cannot be copied takes the usual path, which reports it."""
+        outlets = self._outlets
+        if (self.copy_records and len(outlets) == 1 and not outlets[0].processors
+                and not self.processors and not self.groupers):
+            try:
+                return _wrap_copies(chunk, inlet._shared_metadata()), True
+            except RecordCopyError:
+                pass  # wrapped as usual; the delivery's copy raises it where it always did
+        return inlet._to_records(chunk), False
 
     def _stream_sync(self, records: list[Record], streams: list[tuple[Inlet, Any]],
                      update: Update, result: TransferResult,
@@ -441,10 +460,10 @@ class Link:
                         break
                     if not chunk:
                         break
-                    chunk = inlet._to_records(chunk)
+                    chunk, copied = self._wrap_chunk(inlet, chunk)
                     result.pulled += len(chunk)
                     delivered = True
-                    self._deliver_sync(chunk, update, result)
+                    self._deliver_sync(chunk, update, result, copied)
                     if cursors is not None:
                         self._delivery.commit_chunk(cursors, result)
             finally:
@@ -488,8 +507,9 @@ class Link:
         return self._end(result, started, None, cursors)
 
     async def _adeliver(self, records: list[Record], update: Update,
-                        result: TransferResult) -> None:
-        """Process and push one chunk of records to every outlet (async)."""
+                        result: TransferResult, copied: bool = False) -> None:
+        """Process and push one chunk of records to every outlet (async); ``copied`` as
+        for :meth:`_deliver_sync`."""
         asyncio = sys.modules["asyncio"]
         delivery = self._delivery
         batches, refused = self._process(records, result) if self.processors \
@@ -499,7 +519,7 @@ class Link:
         outlets = self._outlets
         for batch in batches:
             if len(outlets) == 1:
-                await delivery.apush(outlets[0], batch, update, result)
+                await delivery.apush(outlets[0], batch, update, result, copied)
             else:
                 await asyncio.gather(*(delivery.apush(o, batch, update, result)
                                        for o in outlets))
@@ -530,10 +550,10 @@ class Link:
                         break
                     if not chunk:
                         break
-                    chunk = inlet._to_records(chunk)
+                    chunk, copied = self._wrap_chunk(inlet, chunk)
                     result.pulled += len(chunk)
                     delivered = True
-                    await self._adeliver(chunk, update, result)
+                    await self._adeliver(chunk, update, result, copied)
                     if cursors is not None:
                         self._delivery.commit_chunk(cursors, result)
             finally:
