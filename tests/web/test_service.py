@@ -235,7 +235,7 @@ def test_health_ready_and_links_json(run_service: Any) -> None:
                >= 2, 10, "2 transfers")
     data = get_json(running.url + "/api/links")
     assert data["planner"] == {"name": "ThreadPlanner", "running": True, "paused": False,
-                               "ready": True, "reason": None}
+                               "ready": True, "reason": None, "role": None}
     entry = data["links"][0]
     assert entry["name"] == "numbers"
     assert entry["schedule"] == str(link.schedule)

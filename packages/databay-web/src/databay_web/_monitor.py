@@ -303,7 +303,8 @@ class Monitor:
             "planner": {"name": type(self.planner).__name__,
                         "running": bool(self.planner.running),
                         "paused": bool(self.planner.paused),
-                        "ready": reason is None, "reason": reason},
+                        "ready": reason is None, "reason": reason,
+                        "role": getattr(self.planner, "role", None)},
             "links": links,
         }
 

@@ -192,6 +192,10 @@ class _Handler(BaseHTTPRequestHandler):
         if state is None:
             self._text(404, f"404 no link named {name[:80]!r}")
             return
+        refused = service.actions_refused()
+        if refused is not None:
+            self._text(409, f"409 {refused}")
+            return
         service.act(state.link, action)
         status = 202 if action == "run" else 200
         self._json(status, {"link": state.name, "action": action,
@@ -320,6 +324,21 @@ class WebService:
         if not hmac.compare_digest(given.strip().encode(), self._token.encode()):
             return 403, "wrong token"
         return None
+
+    def actions_refused(self) -> str | None:
+        """Why this planner's links cannot be paused, resumed or run from here, or None.
+
+        A planner with roles (``CeleryPlanner``) spreads a link over processes: beat
+        publishes its ticks, any worker runs them. A pause in one process would not stop
+        the others, and beat has no started nodes to run a transfer with, so the actions
+        are refused (409) rather than half done."""
+        role = getattr(self.planner, "role", None)
+        if role is None:
+            return None
+        return (f"pause, resume and run now are not available for {type(self.planner).__name__} "
+                f"(role {role}): its ticks come from beat and run on any worker, so one "
+                f"process cannot pause or run a link for all of them; pause the whole "
+                f"pipeline by stopping beat")
 
     def act(self, link: Link, action: str) -> None:
         if action == "pause":
