@@ -59,7 +59,7 @@ import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from types import FrameType
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from databay._hooks import fire as _fire
 from databay._validate import flag
@@ -67,6 +67,9 @@ from databay.delivery import StateStore
 from databay.errors import MissingLinkError, UnsupportedScheduleError
 from databay.link import Link
 from databay.schedules import Interval
+
+if TYPE_CHECKING:
+    from concurrent.futures import Executor
 
 __all__ = ["BasePlanner"]
 
@@ -555,6 +558,17 @@ class BasePlanner(ABC):
             self._on_exception(exc, link)
         finally:
             self._local.working = outer
+            self._release(link)
+
+    def _run_on_pool(self, pool: Executor | None, link: Link) -> None:
+        """A due tick of ``link`` for planners with a thread pool: claim the transfer now
+        and run it on ``pool``. Nothing happens without a pool (stopped) or when the
+        claim is refused; a pool shut down meanwhile gives the claim back."""
+        if pool is None or not self._claim(link):
+            return
+        try:
+            pool.submit(self._run_claimed, link)
+        except RuntimeError:  # the pool was shut down meanwhile: nothing ran
             self._release(link)
 
     def _release(self, link: Link | None, count: bool = True) -> None:

@@ -109,10 +109,4 @@ class PooledPlanner(BasePlanner):
 
     def _tick(self, link: Link) -> None:
         """A due tick of ``link``: claim the transfer now, run it on the pool."""
-        pool = self._pool
-        if pool is None or not self._claim(link):
-            return
-        try:
-            pool.submit(self._run_claimed, link)
-        except RuntimeError:  # the pool was shut down meanwhile: nothing ran
-            self._release(link)
+        self._run_on_pool(self._pool, link)

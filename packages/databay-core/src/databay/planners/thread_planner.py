@@ -261,13 +261,7 @@ class ThreadPlanner(BasePlanner):
 
     def _hand_over(self, link: Link) -> None:
         """A due tick: claim the transfer now, run it on the pool."""
-        pool = self._pool
-        if pool is None or not self._claim(link):
-            return
-        try:
-            pool.submit(self._run_claimed, link)
-        except RuntimeError:  # the pool was shut down meanwhile: nothing ran
-            self._release(link)
+        self._run_on_pool(self._pool, link)
 
     def _shutdown_planner(self, wait: bool = True) -> None:
         with self._lock:
