@@ -365,3 +365,18 @@ def test_a_dead_letter_outlet_that_drops_the_details_is_warned_about(
         assert "databay.delivery:dead_letter_fields" in err
     else:
         assert err == ""
+
+
+def test_quiet_prints_nothing_for_a_good_file_and_still_prints_errors(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = tmp_path / "good.toml"
+    good.write_text(link())
+    assert main(["validate", "--quiet", str(good)]) == 0
+    assert capsys.readouterr() == ("", "")
+    assert main(["validate", str(good)]) == 0
+    assert f"{good}: OK: 1 link (orders)" in capsys.readouterr().out
+    bad = tmp_path / "bad.toml"
+    bad.write_text(link().replace("[[links]]", "[[links]]\nbogus_key = 1", 1))
+    assert main(["validate", "--quiet", str(good), str(bad)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "bogus_key" in err and f"{bad}: 1 error" in err
