@@ -118,3 +118,28 @@ def test_a_signal_in_the_main_thread_shuts_it_down(signum: int) -> None:
     assert len(outlet.pushed) == slow.count, "the transfer in flight was cut short"
     assert slow.shutdowns == 1 and outlet.shutdowns == 1
     assert signal.getsignal(signum) is before, "the previous handler was not restored"
+
+
+class DueInlet(RecordingInlet):
+    """Records each transfer's ``update.due`` and when its pull began."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[float | None, float]] = []
+
+    def pull(self, update: Any) -> Any:
+        import time
+
+        self.seen.append((update.due, time.time()))
+        return super().pull(update)
+
+
+def test_a_scheduled_transfer_knows_when_its_tick_was_due(started: Starter) -> None:
+    inlet = DueInlet()
+    link = Link(inlet, RecordingOutlet(), INTERVAL, immediate_transfer=False)
+    planner = started(ThreadPlanner(link))
+    wait_until(lambda: len(inlet.seen) >= 2, what="two ticks")
+    planner.force_transfer(link)  # not a tick: no due time
+    assert inlet.seen[-1][0] is None
+    for due, began in inlet.seen[:2]:
+        assert due is not None and due - 0.05 <= began <= due + 5  # Unix time, then late

@@ -368,3 +368,39 @@ def test_non_loopback_without_token_warns(caplog: pytest.LogCaptureFixture) -> N
     with caplog.at_level("WARNING", logger="databay.web"), WebService(planner, port=0):
         pass
     assert caplog.text == ""
+
+
+class Held(Inlet):
+    """Pulls one record, after ``release`` is set; ``inside`` tells that it waits."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inside, self.release = threading.Event(), threading.Event()
+
+    def pull(self, update: Any) -> list[int]:
+        self.inside.set()
+        assert self.release.wait(10)
+        return [1]
+
+
+def test_a_transfer_in_flight_shows_as_running_then_ends(run_service: Any) -> None:
+    inlet = Held()
+    link = Link(inlet, Sink(), 3600, tags=["held"], immediate_transfer=False)
+    running = run_service([link], names={link: "held"})
+    key = ("databay_transfers_running", (("link", "held"),))
+    thread = threading.Thread(target=running.planner.force_transfer, args=(link,))
+    thread.start()
+    try:
+        assert inlet.inside.wait(10)
+        assert scrape(running.url)[key] == 1
+        assert get_json(running.url + "/api/links")["links"][0]["state"] == "running"
+    finally:
+        inlet.release.set()
+        thread.join(10)
+    samples = scrape(running.url)
+    assert key not in samples
+    assert samples[("databay_transfers_total", (("link", "held"), ("outcome", "succeeded")))] \
+        == 1
+    # run by hand, not on schedule: no lateness observed
+    assert samples[("databay_schedule_lateness_seconds_count",
+                    (("planner", "ThreadPlanner"),))] == 0

@@ -10,6 +10,12 @@ registered first), each given the arguments it names: pluggy's general dispatch 
 about as much as a small transfer, and these hooks run on every transfer. A hook with a
 wrapper implementation (``hookwrapper=True`` or ``wrapper=True``) goes through pluggy.
 One implementation that raises is logged; the others are still called.
+
+The three transfer hooks run twice per transfer, so links do not even go through
+:func:`fire`: :func:`transfer_calls` gives, per hook, a tuple of functions that take the
+spec's arguments positionally (``link, update[, error], result``), empty when no plugin
+implements it; links read the module's ``transfer`` attribute (None until resolved, and
+again after a registry change) and call each function in a ``try`` of their own.
 """
 
 from __future__ import annotations
@@ -26,12 +32,60 @@ _calls: dict[str, list[tuple[Any, tuple[str, ...] | None]] | None] = {}
 _listening = False
 TRANSFER_HOOKS = ("databay_transfer_started", "databay_transfer_finished",
                   "databay_transfer_failed")
+#: positional argument names of the transfer hooks, as links pass them
+_TRANSFER_ARGS = {"databay_transfer_started": ("link", "update"),
+                  "databay_transfer_finished": ("link", "update", "result"),
+                  "databay_transfer_failed": ("link", "update", "error", "result")}
+
+Calls = tuple[Any, ...]
+#: (started, finished, failed) calls for links, or None until :func:`transfer_calls`
+transfer: tuple[Calls, Calls, Calls] | None = None
 
 
 def forget() -> None:
     """Drop the cached hook callers (the registry changed)."""
+    global transfer
     _cache.clear()
     _calls.clear()
+    transfer = None
+
+
+def transfer_calls() -> tuple[Calls, Calls, Calls]:
+    """The functions to call for transfer started, finished and failed, each taking
+    the hook's arguments positionally (resolved once, cached in ``transfer``)."""
+    global transfer
+    found = (_positional("databay_transfer_started"),
+             _positional("databay_transfer_finished"),
+             _positional("databay_transfer_failed"))
+    transfer = found
+    return found
+
+
+def _positional(name: str) -> Calls:
+    try:
+        calls = _calls[name]
+    except KeyError:
+        calls = _calls[name] = _plan(name)
+    order = _TRANSFER_ARGS[name]
+    if calls is None:  # a wrapper: pluggy's dispatch, given keywords
+        hook = caller(name)
+        return (lambda *args: hook(**dict(zip(order, args, strict=True))),)
+    out = []
+    for function, argnames in calls:
+        if argnames is None:
+            argnames = tuple(caller(name).spec.argnames)
+        if argnames == order:
+            out.append(function)
+        else:
+            where = tuple(order.index(arg) for arg in argnames)
+            out.append(_picking(function, where))
+    return tuple(out)
+
+
+def _picking(function: Any, where: tuple[int, ...]) -> Any:
+    def call(*args: Any) -> Any:
+        return function(*[args[i] for i in where])
+    return call
 
 
 def caller(name: str) -> Any:
@@ -48,15 +102,6 @@ def caller(name: str) -> Any:
         hook = getattr(plugins.get_plugin_manager().hook, name)
         found = _cache[name] = hook if hook.get_hookimpls() else None
         return found
-
-
-def transfer_hooks_wanted() -> bool:
-    """Whether any transfer hook has an implementation (cached)."""
-    try:
-        return _cache["transfer"]  # type: ignore[no-any-return]
-    except KeyError:
-        wanted = _cache["transfer"] = any(caller(n) is not None for n in TRANSFER_HOOKS)
-        return wanted
 
 
 def _plan(name: str) -> list[tuple[Any, tuple[str, ...] | None]] | None:

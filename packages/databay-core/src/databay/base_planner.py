@@ -508,11 +508,12 @@ class BasePlanner(ABC):
 
     # -- ticks: what planners call ------------------------------------------------------
 
-    def _run_tick(self, link: Link) -> None:
+    def _run_tick(self, link: Link, due: float | None = None) -> None:
         """One scheduled tick of ``link``: transfer now, in the calling thread, unless
-        the tick is refused (shut down, paused, or the link still transferring)."""
+        the tick is refused (shut down, paused, or the link still transferring).
+        ``due``: when the tick was due (Unix time), given to the transfer's ``Update``."""
         if self._claim(link, tick=True):
-            self._run_claimed(link, tick=True)
+            self._run_claimed(link, tick=True, due=due)
 
     def _claim(self, link: Link, *, tick: bool = True, wait: bool = False) -> bool:
         """Reserve a transfer of ``link``; a planner that queues ticks claims when it
@@ -545,14 +546,17 @@ class BasePlanner(ABC):
         # scheduled work stops at shutdown(); force_transfer only while stopping
         return self._stopping and (tick or self._phase != _IDLE)
 
-    def _run_claimed(self, link: Link, *, tick: bool = True) -> None:
-        """Run a transfer claimed by :meth:`_claim`, in the calling thread."""
+    def _run_claimed(self, link: Link, *, tick: bool = True, due: float | None = None) -> None:
+        """Run a transfer claimed by :meth:`_claim`, in the calling thread (``due``: see
+        :meth:`_run_tick`)."""
         outer = getattr(self._local, "working", False)
         try:
             with self._cond:
                 if self._refused(tick):
                     return
             self._local.working = True
+            if due is not None:
+                link._tick_due = due
             link.transfer()
         except Exception as exc:
             self._on_exception(exc, link)
@@ -560,14 +564,15 @@ class BasePlanner(ABC):
             self._local.working = outer
             self._release(link)
 
-    def _run_on_pool(self, pool: Executor | None, link: Link) -> None:
+    def _run_on_pool(self, pool: Executor | None, link: Link, due: float | None = None) -> None:
         """A due tick of ``link`` for planners with a thread pool: claim the transfer now
-        and run it on ``pool``. Nothing happens without a pool (stopped) or when the
-        claim is refused; a pool shut down meanwhile gives the claim back."""
+        and run it on ``pool`` (``due``: see :meth:`_run_tick`). Nothing happens without a
+        pool (stopped) or when the claim is refused; a pool shut down meanwhile gives the
+        claim back."""
         if pool is None or not self._claim(link):
             return
         try:
-            pool.submit(self._run_claimed, link)
+            pool.submit(self._run_claimed, link, due=due)
         except RuntimeError:  # the pool was shut down meanwhile: nothing ran
             self._release(link)
 

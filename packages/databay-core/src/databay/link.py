@@ -12,10 +12,8 @@ from itertools import islice
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from databay import _runtime
+from databay import _hooks, _runtime
 from databay._copy import wrap_copies as _wrap_copies
-from databay._hooks import fire as _fire
-from databay._hooks import transfer_hooks_wanted as _transfer_hooks_wanted
 from databay._node import is_async_method
 from databay._validate import callables, flag, returned_list
 from databay._validate import interval as _interval
@@ -33,6 +31,10 @@ if TYPE_CHECKING:
 __all__ = ["Link", "TransferResult", "Update"]
 
 _LOGGER = logging.getLogger("databay.Link")
+
+def _hook_raised(name: str) -> None:
+    _LOGGER.exception("a %s hook implementation raised; the transfer goes on", name)
+
 
 Processor = Callable[[list[Record]], list[Record]]
 Grouper = Callable[[list[list[Record]]], list[list[Record]]]
@@ -155,6 +157,7 @@ class Link:
         self._delivery = Delivery(self)
         # next() of itertools.count is atomic: unique transfer numbers without a lock
         self._counter = itertools.count()
+        self._tick_due: float | None = None  # set by the planner for the next transfer
         self._job: Any = None
         self._all_sync = True
         self.add_inlets(inlets)
@@ -340,12 +343,20 @@ class Link:
 
     def _begin(self) -> tuple[Update, TransferResult, float]:
         number = next(self._counter)
-        update = Update(self._tags, number)
+        due = self._tick_due
+        if due is not None:
+            self._tick_due = None
+        update = Update(self._tags, number, due)
         if _LOGGER.isEnabledFor(logging.DEBUG):
             _LOGGER.debug("%s transfer", update)
-        if _transfer_hooks_wanted():
-            _fire("databay_transfer_started", link=self, update=update)
-        return update, TransferResult(update), perf_counter()
+        calls = (_hooks.transfer or _hooks.transfer_calls())[0]
+        for call in calls:
+            try:
+                call(self, update)
+            except Exception:
+                _hook_raised("databay_transfer_started")
+        result = TransferResult(update)
+        return update, result, result.started
 
     def _end(self, result: TransferResult, started: float, error: BaseException | None,
              cursors: dict[int, Any] | None) -> TransferResult:
@@ -353,14 +364,19 @@ class Link:
             self._delivery.rewind(cursors)
         result.duration = perf_counter() - started
         if error is not None:
-            if _transfer_hooks_wanted():
-                _fire("databay_transfer_failed", link=self, update=result.update, error=error,
-                      result=result)
+            for call in (_hooks.transfer or _hooks.transfer_calls())[2]:
+                try:
+                    call(self, result.update, error, result)
+                except Exception:
+                    _hook_raised("databay_transfer_failed")
             return result
         if _LOGGER.isEnabledFor(logging.DEBUG):
             _LOGGER.debug("%s done", result.update)
-        if _transfer_hooks_wanted():
-            _fire("databay_transfer_finished", link=self, update=result.update, result=result)
+        for call in (_hooks.transfer or _hooks.transfer_calls())[1]:
+            try:
+                call(self, result.update, result)
+            except Exception:
+                _hook_raised("databay_transfer_finished")
         return result
 
     def _transfer_sync(self) -> TransferResult:

@@ -6,6 +6,7 @@ and it imports none of them (``Outlet`` is named in type hints only).
 
 from __future__ import annotations
 
+from time import perf_counter
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -18,13 +19,17 @@ class Update:
     """Identifies one transfer: the link's tags and the transfer's number.
 
     ``str(update)`` is ``"tag1.tag2.N"``, or ``"N"`` for a link without tags.
+    ``due``: for a transfer a planner started on schedule, when its tick was due (Unix
+    time; ``time.time()`` of the start minus ``due`` is how late it began), else None.
     """
 
-    __slots__ = ("tags", "transfer_number")
+    __slots__ = ("due", "tags", "transfer_number")
 
-    def __init__(self, tags: list[str], transfer_number: int) -> None:
+    def __init__(self, tags: list[str], transfer_number: int,
+                 due: float | None = None) -> None:
         self.tags = tags
         self.transfer_number = transfer_number
+        self.due = due
 
     def __str__(self) -> str:
         return ".".join([*self.tags, str(self.transfer_number)])
@@ -46,14 +51,15 @@ class TransferResult:
     ``pulled``: records the inlets produced (before processors); ``pushed`` and
     ``undelivered``: records each outlet accepted or did not accept; ``errors``: the
     exceptions raised by nodes, processors or groupers (ignored or not); ``duration``:
-    seconds from start to end.
+    seconds from start to end; ``started``: ``time.perf_counter()`` at the start.
     """
 
     __slots__ = ("_handled", "committed", "dead_lettered", "duration", "errors", "pulled",
-                 "pushed", "retried", "undelivered", "update")
+                 "pushed", "retried", "started", "undelivered", "update")
 
     def __init__(self, update: Update) -> None:
         self.update = update
+        self.started = perf_counter()
         self.pulled = 0
         self.pushed: dict[Outlet, int] = {}
         self.undelivered: dict[Outlet, int] = {}

@@ -63,24 +63,24 @@ class MonitorCollector(Collector):
         states = monitor.states()
         link_paused = monitor.planner.link_paused
         lateness_counts = [0] * (len(LATENESS_BUCKETS) + 1)
-        lateness_sum, lateness_count = 0.0, 0
+        lateness_sum = 0.0
         copied = []
         with monitor._lock:  # only copies: the samples are built without the lock
             for state in states:
                 late = state.lateness
                 if late.count:
-                    for i, count in enumerate(late.counts):
+                    for i, count in enumerate(list(late.counts)):
                         lateness_counts[i] += count
                     lateness_sum += late.sum
-                    lateness_count += late.count
                 duration = state.duration
+                pushed_now = state.pushed_labelled()
                 copied.append((
                     state.name, state.link, state.transfers["succeeded"],
                     state.transfers["errors"], state.transfers["failed"], state.pulled,
-                    [(label, state.pushed.get(label, 0), state.retries.get(label, 0),
+                    [(label, pushed_now.get(label, 0), state.retries.get(label, 0),
                       state.dead_lettered.get(label, 0)) for label in state.outlets.values()],
-                    list(duration.counts), duration.count, duration.sum,
-                    state.last_success, state.running))
+                    list(duration.counts), 0, duration.sum,
+                    state.last_success, monitor.running(state)))
         families = {name: Metric(name, METRICS[name], kind) for name, kind in _KINDS.items()}
         transfers = families["databay_transfers"].samples
         pulled = families["databay_records_pulled"].samples
@@ -91,7 +91,7 @@ class MonitorCollector(Collector):
         success = families["databay_last_success_timestamp_seconds"].samples
         running = families["databay_transfers_running"].samples
         paused = families["databay_link_paused"].samples
-        for (name, link, succeeded, errors, failed, records, outlets, counts, count, total,
+        for (name, link, succeeded, errors, failed, records, outlets, counts, _count, total,
              last_success, in_flight) in copied:
             labels = self._labels_of(name)
             one = labels.one
@@ -115,7 +115,7 @@ class MonitorCollector(Collector):
                 duration_samples.append(
                     Sample("databay_transfer_duration_seconds_bucket", le, cumulative))
             duration_samples.append(Sample("databay_transfer_duration_seconds_count", one,
-                                           count))
+                                           cumulative))  # = +Inf, whatever raced
             duration_samples.append(Sample("databay_transfer_duration_seconds_sum", one,
                                            total))
             if last_success is not None:
@@ -125,6 +125,7 @@ class MonitorCollector(Collector):
                 running.append(Sample("databay_transfers_running", one, in_flight))
             if link_paused(link):
                 paused.append(Sample("databay_link_paused", one, 1))
+        lateness_count = sum(lateness_counts)  # the +Inf bucket's, whatever raced
         of_planner = {"planner": planner}
         lateness = families["databay_schedule_lateness_seconds"].samples
         cumulative = 0

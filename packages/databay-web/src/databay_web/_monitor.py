@@ -1,7 +1,14 @@
 """What the web service knows: per-link counts kept up to date by core's hooks.
 
-The hooks do a few additions under one lock and nothing else; the JSON, the page and
-the Prometheus exposition are made from a snapshot when someone asks.
+A transfer costs the monitor one hook call (``databay_transfer_finished``: core fires no
+start hook to a monitor, which implements none) doing a few additions to its link's
+counts, without a lock: the transfers of one link do not overlap (the planner claims
+each), and the scrape and page threads only read. Results with errors, retries or
+dead-lettered records, failed transfers, and the links of a planner with
+``allow_overlap``, are counted under the lock (rare, or concurrent). Running transfers
+are the link's started ones (``link.transfer_number``) less those seen to end; lateness
+comes from ``update.due``, which planners set on scheduled transfers. The JSON, the page
+and the Prometheus exposition read the counts when someone asks.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from time import time as _now
 from typing import Any
 
 from databay.base_planner import BasePlanner
@@ -26,7 +34,8 @@ __all__ = ["DURATION_BUCKETS", "LATENESS_BUCKETS", "Histogram", "LinkState", "Mo
 DURATION_BUCKETS: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
 #: Upper bounds (seconds) of the scheduling lateness histogram's buckets.
 LATENESS_BUCKETS: tuple[float, ...] = (0.01, 0.1, 1.0, 10.0)
-
+_FIRST_DURATION = DURATION_BUCKETS[0]
+_FIRST_LATENESS = LATENESS_BUCKETS[0]
 
 class Histogram:
     """Counts per bucket (not cumulative), a sum and a count."""
@@ -79,20 +88,28 @@ class LinkState:
     transfers: dict[str, int] = field(default_factory=lambda: {
         "succeeded": 0, "errors": 0, "failed": 0})
     pulled: int = 0
-    pushed: dict[str, int] = field(default_factory=dict)
+    #: records pushed per outlet object (labelled when shown: :meth:`pushed_labelled`)
+    pushed: dict[Any, int] = field(default_factory=dict)
     retries: dict[str, int] = field(default_factory=dict)
     dead_lettered: dict[str, int] = field(default_factory=dict)
-    running: int = 0
-    started_at: float | None = None  # time.time() of the running transfer's start
+    #: transfers started before the monitor knew the link (``link.transfer_number``)
+    before: int = 0
+    #: transfers that ended and had started before the monitor knew the link
+    early: int = 0
     last_run: float | None = None  # time.time() of the last transfer's end
     last_duration: float | None = None
     last_outcome: str | None = None
     last_success: float | None = None
     last_error: str | None = None
     start_failed: str | None = None
-    expected: float | None = None  # time.time() of the next fire, as the planner said
     duration: Histogram = field(default_factory=lambda: Histogram(DURATION_BUCKETS))
     lateness: Histogram = field(default_factory=lambda: Histogram(LATENESS_BUCKETS))
+
+    def pushed_labelled(self) -> dict[str, int]:
+        """Records pushed per outlet label."""
+        out: dict[str, int] = {}
+        _label(out, self.outlets, dict(self.pushed))
+        return out
 
 
 def _error_text(error: BaseException) -> str:
@@ -116,6 +133,8 @@ class Monitor:
         self._names = dict(names or {})
         self._lock = threading.Lock()
         self._links: dict[Link, LinkState] = {}
+        # the links counted without the lock (all, unless transfers of a link overlap)
+        self._fast: dict[Link, LinkState] = {} if planner.allow_overlap else self._links
         self.planner_started = False
         self.planner_stopped = False
         for link in list(planner.links):
@@ -132,18 +151,19 @@ class Monitor:
             while name in taken:
                 n += 1
                 name = f"{base}-{n}"
-            state = self._links[link] = LinkState(name, link, _outlet_labels(link))
+            outlets = _outlet_labels(link)
+            state = LinkState(name, link, outlets, before=link.transfer_number,
+                              pushed=dict.fromkeys(outlets, 0))
+            self._links[link] = state
         return state
 
     def _ours(self, link: Link) -> bool:
         return link in self._links or link in self.planner.links
 
-    def _expect(self, state: LinkState) -> None:
-        try:
-            when = self.planner.next_fire_time(state.link)
-        except Exception:  # a status page never breaks a transfer
-            when = None
-        state.expected = when.timestamp() if when is not None else None
+    def running(self, state: LinkState) -> int:
+        """Transfers of the link in flight."""
+        ended = sum(state.transfers.values()) - state.early
+        return max(state.link.transfer_number - state.before - ended, 0)
 
     # -- hooks ----------------------------------------------------------------------
 
@@ -154,7 +174,7 @@ class Monitor:
         with self._lock:
             self.planner_started, self.planner_stopped = True, False
             for link in list(planner.links):
-                self._expect(self._state(link))
+                self._state(link)
 
     @hookimpl
     def databay_planner_stopped(self, planner: BasePlanner) -> None:
@@ -170,37 +190,62 @@ class Monitor:
             state.start_failed = state.last_error = _error_text(error)
 
     @hookimpl
-    def databay_transfer_started(self, link: Link, update: Update) -> None:
-        if not self._ours(link):
-            return
-        now = time.time()
-        with self._lock:
-            state = self._state(link)
-            state.running += 1
-            state.started_at = now
-            if state.expected is not None and self.planner_started:
-                late = now - state.expected
-                if late >= -0.05:  # earlier: a transfer run by hand, not a tick
-                    state.lateness.observe(max(late, 0.0))
-                state.expected = None
-
-    @hookimpl
     def databay_transfer_finished(self, link: Link, update: Update,
                                   result: TransferResult) -> None:
-        if self._ours(link):
+        # once per transfer: a few additions (see the module's doc)
+        state = self._fast.get(link)
+        if state is None or result.errors or result.retried or result.dead_lettered \
+                or update.transfer_number < state.before:
             self._ended(link, result, None)
+            return
+        state.pulled += result.pulled
+        pushed = state.pushed
+        for outlet, count in result.pushed.items():
+            try:
+                pushed[outlet] += count
+            except KeyError:  # an outlet added since
+                self._new_outlet(state, outlet, count)
+        duration = result.duration
+        histogram = state.duration
+        if duration <= _FIRST_DURATION:  # the usual bucket, without bisect's call
+            histogram.counts[0] += 1
+        else:
+            histogram.counts[bisect.bisect_left(DURATION_BUCKETS, duration)] += 1
+        histogram.sum += duration
+        histogram.count += 1
+        state.last_success = state.last_run = end = _now()
+        state.last_duration = duration
+        state.last_outcome = "succeeded"
+        due = update.due
+        if due is not None:
+            late = end - duration - due
+            histogram = state.lateness
+            if late <= _FIRST_LATENESS:
+                histogram.counts[0] += 1
+                if late > 0.0:
+                    histogram.sum += late
+            else:
+                histogram.counts[bisect.bisect_left(LATENESS_BUCKETS, late)] += 1
+                histogram.sum += late
+            histogram.count += 1
+        state.transfers["succeeded"] += 1  # last: running() counts it as ended
+
+    def _new_outlet(self, state: LinkState, outlet: Any, count: int) -> None:
+        with self._lock:
+            state.outlets = {**_outlet_labels(state.link), **state.outlets}
+            state.pushed[outlet] = state.pushed.get(outlet, 0) + count
 
     @hookimpl
     def databay_transfer_failed(self, link: Link, update: Update, error: BaseException,
                                 result: TransferResult) -> None:
-        if self._ours(link):
-            self._ended(link, result, error)
+        self._ended(link, result, error)
 
     def _ended(self, link: Link, result: TransferResult, error: BaseException | None) -> None:
-        now = time.time()
+        if not self._ours(link):
+            return
         with self._lock:
             state = self._state(link)
-            state.running = max(state.running - 1, 0)
+            end = time.time()
             if error is not None:
                 outcome = "failed"
                 state.last_error = _error_text(error)
@@ -209,26 +254,31 @@ class Monitor:
                 state.last_error = _error_text(result.errors[-1])
             else:
                 outcome = "succeeded"
-                state.last_success = now
+            if outcome == "succeeded":
+                state.last_success = end
             state.transfers[outcome] += 1
+            if result.update.transfer_number < state.before:
+                state.early += 1
             state.last_outcome = outcome
             state.pulled += result.pulled
-            if result.pushed:
-                _label(state.pushed, state.outlets, result.pushed)
+            for outlet, count in result.pushed.items():
+                state.pushed[outlet] = state.pushed.get(outlet, 0) + count
             if result.retried:
                 _label(state.retries, state.outlets, result.retried)
             if result.dead_lettered:
                 _label(state.dead_lettered, state.outlets, result.dead_lettered)
             state.duration.observe(result.duration)
+            due = result.update.due
+            if due is not None:
+                state.lateness.observe(max(end - result.duration - due, 0.0))
             state.last_duration = result.duration
-            state.last_run = now
-            if self.planner_started and not self.planner_stopped:
-                self._expect(state)
+            state.last_run = end
 
     # -- what is shown ----------------------------------------------------------------
 
     def states(self) -> list[LinkState]:
-        """The links' states, in the planner's order (links it no longer has last)."""
+        """The links' states, in the planner's order (links it no longer has last),
+        """
         with self._lock:
             for link in list(self.planner.links):
                 self._state(link)
@@ -252,7 +302,7 @@ class Monitor:
         return None
 
     def link_state(self, state: LinkState) -> str:
-        if state.running:
+        if self.running(state):
             return "running"
         if self.planner.link_paused(state.link):
             return "paused"
@@ -279,14 +329,14 @@ class Monitor:
                     **{key: value for key, value in state.transfers.items()},
                     "pulled": state.pulled,
                     "pushed": sum(state.pushed.values()),
-                    "pushed_per_outlet": dict(state.pushed),
+                    "pushed_per_outlet": state.pushed_labelled(),
                     "retries": sum(state.retries.values()),
                     "dead_lettered": sum(state.dead_lettered.values()),
                 }
                 entry: dict[str, Any] = {
                     "name": state.name,
                     "schedule": redact_text(str(state.link.schedule)),
-                    "running": state.running,
+                    "running": self.running(state),
                     "last_run": _iso(state.last_run),
                     "last_duration": state.last_duration,
                     "last_outcome": state.last_outcome,

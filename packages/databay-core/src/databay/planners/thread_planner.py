@@ -216,7 +216,7 @@ class ThreadPlanner(BasePlanner):
     def _loop(self) -> None:
         in_main = threading.current_thread() is threading.main_thread()
         while True:
-            due: list[Link] = []
+            due: list[tuple[Link, float]] = []
             with self._lock:
                 while not due:
                     if self._stop_requested:
@@ -232,12 +232,14 @@ class ThreadPlanner(BasePlanner):
                     elif timeout is not None:
                         timeout = min(timeout, threading.TIMEOUT_MAX)
                     self._wake.wait(timeout)
-            for link in due:  # outside the lock: claiming takes BasePlanner's
-                self._hand_over(link)
+            wall = time.time() - time.monotonic()  # a due time as the Update's Unix time
+            for link, when in due:  # outside the lock: claiming takes BasePlanner's
+                self._hand_over(link, when + wall)
 
-    def _pop_due(self, now: float) -> list[Link]:
-        """The links due by ``now``, each queued again for its next tick."""
-        due: list[Link] = []
+    def _pop_due(self, now: float) -> list[tuple[Link, float]]:
+        """The links due by ``now`` with when each was due, each queued again for its
+        next tick."""
+        due: list[tuple[Link, float]] = []
         missed, behind = 0, 0.0
         while self._heap and self._heap[0][0] <= now:
             when, _, job = heapq.heappop(self._heap)
@@ -253,15 +255,16 @@ class ThreadPlanner(BasePlanner):
                     missed += skipped
                     behind = max(behind, now - when)
                 self._push(job, nxt)
-            due.append(job.link)
+            due.append((job.link, when))
         if missed:
             _LOGGER.warning("%r ran up to %.3f s late: %d missed tick(s) were coalesced into "
                             "the runs just made", self, behind, missed)
         return due
 
-    def _hand_over(self, link: Link) -> None:
-        """A due tick: claim the transfer now, run it on the pool."""
-        self._run_on_pool(self._pool, link)
+    def _hand_over(self, link: Link, due: float | None = None) -> None:
+        """A due tick (due at ``due``, Unix time): claim the transfer now, run it on the
+        pool."""
+        self._run_on_pool(self._pool, link, due)
 
     def _shutdown_planner(self, wait: bool = True) -> None:
         with self._lock:
