@@ -118,6 +118,9 @@ def test_demo_serves_the_page_while_it_runs(tmp_path: Path, runs: Any) -> None:
     wait_until(lambda: any(link["counts"]["transfers"] >= 1
                            for link in get_json(url + "/api/links")["links"]), 30,
                "a demo transfer")
+    status, _, metrics = request(url + "/metrics")
+    assert status == 200 and 'databay_transfers_total{link="' in metrics
+    assert "databay_planner_running" in metrics
 
 
 def test_without_http_the_plugin_adds_no_transfer_hook() -> None:

@@ -404,3 +404,22 @@ def test_a_transfer_in_flight_shows_as_running_then_ends(run_service: Any) -> No
     # run by hand, not on schedule: no lateness observed
     assert samples[("databay_schedule_lateness_seconds_count",
                     (("planner", "ThreadPlanner"),))] == 0
+
+
+def test_a_second_scrape_shows_what_changed_since_the_first(run_service: Any) -> None:
+    # a link's samples are reused while its values stay: they must change when these do
+    quiet = Link(Numbers(), Sink(), 3600, tags=["quiet"], immediate_transfer=False)
+    busy = Link(Numbers(), Sink(), 3600, tags=["busy"], immediate_transfer=False)
+    running = run_service([quiet, busy], names={quiet: "quiet", busy: "busy"})
+    running.planner.force_transfer([quiet, busy])
+    key = "databay_transfer_duration_seconds_count"
+    first = scrape(running.url)
+    running.planner.force_transfer(busy)
+    running.planner.pause_link(quiet)
+    second = scrape(running.url)
+    assert first[(key, (("link", "busy"),))] == 1 and second[(key, (("link", "busy"),))] == 2
+    assert second[("databay_records_pulled_total", (("link", "busy"),))] == \
+        2 * first[("databay_records_pulled_total", (("link", "busy"),))]
+    assert second[(key, (("link", "quiet"),))] == first[(key, (("link", "quiet"),))] == 1
+    assert ("databay_link_paused", (("link", "quiet"),)) not in first
+    assert second[("databay_link_paused", (("link", "quiet"),))] == 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -108,5 +109,7 @@ class PooledPlanner(BasePlanner):
             pool.shutdown(wait=wait)
 
     def _tick(self, link: Link) -> None:
-        """A due tick of ``link``: claim the transfer now, run it on the pool."""
-        self._run_on_pool(self._pool, link)
+        """A due tick of ``link``: claim the transfer now, run it on the pool. The
+        transfer's ``update.due`` is the hand-over's time (the scheduler called this when
+        the tick was due): its lateness is the wait for a pool thread."""
+        self._run_on_pool(self._pool, link, time.time())

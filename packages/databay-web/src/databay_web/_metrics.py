@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector, CollectorRegistry
@@ -82,49 +83,15 @@ class MonitorCollector(Collector):
                     list(duration.counts), 0, duration.sum,
                     state.last_success, monitor.running(state)))
         families = {name: Metric(name, METRICS[name], kind) for name, kind in _KINDS.items()}
-        transfers = families["databay_transfers"].samples
-        pulled = families["databay_records_pulled"].samples
-        pushed = families["databay_records_pushed"].samples
-        retries = families["databay_retries"].samples
-        dead = families["databay_records_dead_lettered"].samples
-        duration_samples = families["databay_transfer_duration_seconds"].samples
-        success = families["databay_last_success_timestamp_seconds"].samples
-        running = families["databay_transfers_running"].samples
-        paused = families["databay_link_paused"].samples
-        for (name, link, succeeded, errors, failed, records, outlets, counts, _count, total,
-             last_success, in_flight) in copied:
-            labels = self._labels_of(name)
-            one = labels.one
-            transfers.append(Sample("databay_transfers_total", labels.succeeded, succeeded))
-            if errors:
-                transfers.append(Sample("databay_transfers_total", labels.errors, errors))
-            if failed:
-                transfers.append(Sample("databay_transfers_total", labels.failed, failed))
-            pulled.append(Sample("databay_records_pulled_total", one, records))
-            for label, pushes, retried, dead_lettered in outlets:
-                two = labels.outlet(label)
-                pushed.append(Sample("databay_records_pushed_total", two, pushes))
-                if retried:
-                    retries.append(Sample("databay_retries_total", two, retried))
-                if dead_lettered:
-                    dead.append(Sample("databay_records_dead_lettered_total", two,
-                                       dead_lettered))
-            cumulative = 0
-            for le, bucket in zip(labels.duration_le, counts, strict=True):
-                cumulative += bucket
-                duration_samples.append(
-                    Sample("databay_transfer_duration_seconds_bucket", le, cumulative))
-            duration_samples.append(Sample("databay_transfer_duration_seconds_count", one,
-                                           cumulative))  # = +Inf, whatever raced
-            duration_samples.append(Sample("databay_transfer_duration_seconds_sum", one,
-                                           total))
-            if last_success is not None:
-                success.append(Sample("databay_last_success_timestamp_seconds", one,
-                                      last_success))
-            if in_flight:
-                running.append(Sample("databay_transfers_running", one, in_flight))
-            if link_paused(link):
-                paused.append(Sample("databay_link_paused", one, 1))
+        targets = [families[name].samples for name in _PER_LINK]
+        for entry in copied:
+            labels = self._labels_of(entry[0])
+            key = (*entry[2:], link_paused(entry[1]))
+            if labels.key != key:  # changed since the last scrape: its samples anew
+                labels.key, labels.samples = key, _link_samples(labels, *key)
+            for target, samples in zip(targets, labels.samples, strict=True):
+                if samples:
+                    target += samples
         lateness_count = sum(lateness_counts)  # the +Inf bucket's, whatever raced
         of_planner = {"planner": planner}
         lateness = families["databay_schedule_lateness_seconds"].samples
@@ -146,10 +113,55 @@ class MonitorCollector(Collector):
         yield from families.values()
 
 
-class _LinkLabels:
-    """One link's label dicts, shared by its samples scrape after scrape."""
+#: the per-link families, in the order of :func:`_link_samples`' lists
+_PER_LINK = ("databay_transfers", "databay_records_pulled", "databay_records_pushed",
+             "databay_retries", "databay_records_dead_lettered",
+             "databay_transfer_duration_seconds", "databay_last_success_timestamp_seconds",
+             "databay_transfers_running", "databay_link_paused")
 
-    __slots__ = ("duration_le", "errors", "failed", "one", "outlets", "succeeded")
+
+def _link_samples(labels: _LinkLabels, succeeded: int, errors: int, failed: int,
+                  records: int, outlets: list[tuple[str, int, int, int]], counts: list[int],
+                  _count: int, total: float, last_success: float | None, in_flight: int,
+                  paused: bool) -> tuple[list[Sample], ...]:
+    """One link's samples, a list per family of :data:`_PER_LINK`."""
+    one = labels.one
+    transfers = [Sample("databay_transfers_total", labels.succeeded, succeeded)]
+    if errors:
+        transfers.append(Sample("databay_transfers_total", labels.errors, errors))
+    if failed:
+        transfers.append(Sample("databay_transfers_total", labels.failed, failed))
+    pushed, retries, dead = [], [], []
+    for label, pushes, retried, dead_lettered in outlets:
+        two = labels.outlet(label)
+        pushed.append(Sample("databay_records_pushed_total", two, pushes))
+        if retried:
+            retries.append(Sample("databay_retries_total", two, retried))
+        if dead_lettered:
+            dead.append(Sample("databay_records_dead_lettered_total", two, dead_lettered))
+    duration = []
+    cumulative = 0
+    for le, bucket in zip(labels.duration_le, counts, strict=True):
+        cumulative += bucket
+        duration.append(Sample("databay_transfer_duration_seconds_bucket", le, cumulative))
+    duration.append(Sample("databay_transfer_duration_seconds_count", one,
+                           cumulative))  # = +Inf, whatever raced
+    duration.append(Sample("databay_transfer_duration_seconds_sum", one, total))
+    success = [] if last_success is None else [
+        Sample("databay_last_success_timestamp_seconds", one, last_success)]
+    running = [Sample("databay_transfers_running", one, in_flight)] if in_flight else []
+    paused_now = [Sample("databay_link_paused", one, 1)] if paused else []
+    return (transfers, [Sample("databay_records_pulled_total", one, records)], pushed,
+            retries, dead, duration, success, running, paused_now)
+
+
+class _LinkLabels:
+    """One link's label dicts, shared by its samples scrape after scrape, and its
+    samples of the last scrape with the values they were made from (samples are
+    immutable: a link whose values did not change gives the same ones again)."""
+
+    __slots__ = ("duration_le", "errors", "failed", "key", "one", "outlets", "samples",
+                 "succeeded")
 
     def __init__(self, name: str) -> None:
         self.one = {"link": name}
@@ -159,6 +171,8 @@ class _LinkLabels:
         self.duration_le = [{"link": name, "le": bound}
                             for bound in (*map(repr, DURATION_BUCKETS), "+Inf")]
         self.outlets: dict[str, dict[str, str]] = {}
+        self.key: tuple[Any, ...] | None = None
+        self.samples: tuple[list[Sample], ...] = ()
 
     def outlet(self, label: str) -> dict[str, str]:
         two = self.outlets.get(label)
