@@ -75,9 +75,10 @@ class MonitorCollector(Collector):
                     lateness_sum += late.sum
                 duration = state.duration
                 pushed_now = state.pushed_labelled()
+                outcomes = state.transfers
                 copied.append((
-                    state.name, state.link, state.transfers["succeeded"],
-                    state.transfers["errors"], state.transfers["failed"], state.pulled,
+                    state.name, state.link, outcomes["succeeded"],
+                    outcomes["errors"], outcomes["failed"], state.pulled,
                     [(label, pushed_now.get(label, 0), state.retries.get(label, 0),
                       state.dead_lettered.get(label, 0)) for label in state.outlets.values()],
                     list(duration.counts), 0, duration.sum,

@@ -40,18 +40,20 @@ _FIRST_LATENESS = LATENESS_BUCKETS[0]
 class Histogram:
     """Counts per bucket (not cumulative), a sum and a count."""
 
-    __slots__ = ("bounds", "count", "counts", "sum")
+    __slots__ = ("bounds", "counts", "sum")
 
     def __init__(self, bounds: Sequence[float]) -> None:
         self.bounds = tuple(bounds)
         self.counts = [0] * (len(self.bounds) + 1)  # the last one: +Inf
         self.sum = 0.0
-        self.count = 0
+
+    @property
+    def count(self) -> int:
+        return sum(self.counts)
 
     def observe(self, value: float) -> None:
         self.counts[bisect.bisect_left(self.bounds, value)] += 1
         self.sum += value
-        self.count += 1
 
     def cumulative(self) -> list[tuple[str, int]]:
         """``(le, cumulative count)`` pairs, ``+Inf`` last."""
@@ -85,7 +87,8 @@ class LinkState:
     name: str
     link: Link
     outlets: dict[Any, str]
-    transfers: dict[str, int] = field(default_factory=lambda: {
+    #: outcomes of the transfers counted under the lock (the others succeeded)
+    slow: dict[str, int] = field(default_factory=lambda: {
         "succeeded": 0, "errors": 0, "failed": 0})
     pulled: int = 0
     #: records pushed per outlet object (labelled when shown: :meth:`pushed_labelled`)
@@ -98,12 +101,26 @@ class LinkState:
     early: int = 0
     last_run: float | None = None  # time.time() of the last transfer's end
     last_duration: float | None = None
-    last_outcome: str | None = None
+    slow_outcome: str | None = None  # of the last transfer counted under the lock
+    slow_end: float | None = None  # and when it ended
     last_success: float | None = None
     last_error: str | None = None
     start_failed: str | None = None
     duration: Histogram = field(default_factory=lambda: Histogram(DURATION_BUCKETS))
     lateness: Histogram = field(default_factory=lambda: Histogram(LATENESS_BUCKETS))
+
+    @property
+    def transfers(self) -> dict[str, int]:
+        """Transfers by outcome: every one is in the duration histogram."""
+        slow = dict(self.slow)
+        slow["succeeded"] += self.duration.count - sum(slow.values())
+        return slow
+
+    @property
+    def last_outcome(self) -> str | None:
+        if self.last_run is None:
+            return None
+        return self.slow_outcome if self.last_run == self.slow_end else "succeeded"
 
     def pushed_labelled(self) -> dict[str, int]:
         """Records pushed per outlet label."""
@@ -162,7 +179,7 @@ class Monitor:
 
     def running(self, state: LinkState) -> int:
         """Transfers of the link in flight."""
-        ended = sum(state.transfers.values()) - state.early
+        ended = state.duration.count - state.early
         return max(state.link.transfer_number - state.before - ended, 0)
 
     # -- hooks ----------------------------------------------------------------------
@@ -212,10 +229,8 @@ class Monitor:
         else:
             histogram.counts[bisect.bisect_left(DURATION_BUCKETS, duration)] += 1
         histogram.sum += duration
-        histogram.count += 1
         state.last_success = state.last_run = end = _now()
         state.last_duration = duration
-        state.last_outcome = "succeeded"
         due = update.due
         if due is not None:
             late = end - duration - due
@@ -227,8 +242,6 @@ class Monitor:
             else:
                 histogram.counts[bisect.bisect_left(LATENESS_BUCKETS, late)] += 1
                 histogram.sum += late
-            histogram.count += 1
-        state.transfers["succeeded"] += 1  # last: running() counts it as ended
 
     def _new_outlet(self, state: LinkState, outlet: Any, count: int) -> None:
         with self._lock:
@@ -256,10 +269,10 @@ class Monitor:
                 outcome = "succeeded"
             if outcome == "succeeded":
                 state.last_success = end
-            state.transfers[outcome] += 1
+            state.slow[outcome] += 1
             if result.update.transfer_number < state.before:
                 state.early += 1
-            state.last_outcome = outcome
+            state.slow_outcome, state.slow_end = outcome, end
             state.pulled += result.pulled
             for outlet, count in result.pushed.items():
                 state.pushed[outlet] = state.pushed.get(outlet, 0) + count
