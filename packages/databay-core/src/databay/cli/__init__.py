@@ -131,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
                               description="Check pipeline files without running them: every "
                                           "class, keyword, interval and variable.")
     validate.add_argument("pipelines", nargs="+", metavar="PIPELINE.toml")
-    validate.add_argument("--quiet", "-q", action="store_true", help="print only problems: errors, and warnings about valid files")
+    validate.add_argument("--quiet", "-q", action="store_true",
+                          help="print only problems: errors, and warnings about valid files")
     validate.set_defaults(func=_cmd_validate)
 
     plugins = sub.add_parser("plugins", parents=[common], help="list installed plugins",
