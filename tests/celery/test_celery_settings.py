@@ -48,6 +48,8 @@ def test_settings_other_broker_needs_a_redis_url() -> None:
     ({"broker_url": "sentinel://h:1;sentinel://h:x"}, "invalid URL 'sentinel://h:x'"),
     ({"redis_url": "redis://[bad"}, r"'redis_url': invalid URL"),
     ({"record_ttl": 100}, "record_ttl.*longer than visibility_timeout"),
+    ({"lead": -1}, "'lead'.*from 0"),
+    ({"lead": 300}, "'lead'.*below visibility_timeout"),
 ])
 def test_settings_refuse_bad_values(given: dict[str, object], match: str) -> None:
     with pytest.raises(ValueError, match=match):

@@ -32,7 +32,7 @@ from databay_celery._guard import Guard, Lease
 from databay_celery._outage import Outage
 from databay_celery._registry import format_tick
 from databay_celery._settings import Settings, redact
-from databay_celery._worker import TASK_NAME
+from databay_celery._worker import TASK_NAME, WAKE_MS
 
 __all__ = ["Beat", "BeatLockLostError", "BeatLockedError", "Schedule"]
 
@@ -322,6 +322,7 @@ class Beat:
         _LOGGER.info("beat publishes %d link(s) to queue %r: %s", len(points),
                      self.settings.queue, ", ".join(points))
         renew_every = self.settings.beat_lease / 3
+        lead = round(self.settings.lead * 1000)
         while not stop.is_set():
             if lease.lost.is_set():
                 raise BeatLockLostError(
@@ -329,10 +330,11 @@ class Beat:
                     "beat has taken over; stopping so that ticks are not published twice")
             self._flush_notes()
             now = _now_ms()
-            due = [name for name, at in points.items() if self._due_at(name, at) <= now]
+            horizon = now + lead  # published ahead: the worker holds each tick until due
+            due = [name for name, at in points.items() if self._due_at(name, at) <= horizon]
             if not due:
-                wait = (min(self._due_at(n, at) for n, at in points.items()) - now) / 1000 \
-                    if points else renew_every
+                wait = (min(self._due_at(n, at) for n, at in points.items()) - horizon) \
+                    / 1000 if points else renew_every
                 stop.wait(min(wait, renew_every))
                 continue
             if not lease.valid:
@@ -347,7 +349,11 @@ class Beat:
         """Publish the due ticks through one producer, batched where the transport can
         (kombu's ``Producer.batch``: one Redis pipeline for all of them), then note them
         in Redis in one round trip. A tick whose message could not be sent stays due:
-        when the broker answers again, the ticks that fell due meanwhile coalesce."""
+        when the broker answers again, the ticks that fell due meanwhile coalesce.
+
+        ``due`` holds the links whose pending tick is due within ``lead``: a tick not yet
+        due is sent as it is, with its due time as the message's ETA; one already past
+        is coalesced with the ticks that fell due after it, into the latest of them."""
         sent: list[tuple[str, int, int]] = []  # name, tick, first pending tick
         failure: tuple[BaseException, str] | None = None
         doing = "beat, connecting to the broker to publish ticks"
@@ -359,14 +365,16 @@ class Beat:
                     for name in due:
                         s = self.schedules[name]
                         first = points[name]
-                        at = s.latest(now, first)  # >= first: the latest tick that fell due
+                        # >= first: the latest tick that fell due, or one still ahead
+                        at = s.latest(now, first) if first <= now else first
                         if self._paused():
                             _LOGGER.info("tick %s of link %r not published: paused",
                                          format_tick(at), name)
                             self._set_point(points, name, s.after(at))
                             continue
                         doing = f"beat, publishing tick {format_tick(at)} of link {name!r}"
-                        self._send(name, at, producer)
+                        delay = self._delays.get(name, 0) if at == first else 0
+                        self._send(name, at, producer, due=at + delay, now=now)
                         sent.append((name, at, first))
                     doing = f"beat, publishing {len(sent)} tick(s) (one batch)"
             except Exception as exc:
@@ -397,9 +405,19 @@ class Beat:
             self._broker.recovered()
         self._flush_notes()
 
-    def _send(self, name: str, at: int, producer: Any = None) -> None:
-        self.app.send_task(TASK_NAME, args=[name, format_tick(at)], queue=self.settings.queue,
-                           producer=producer)
+    def _send(self, name: str, at: int, producer: Any = None, due: int | None = None,
+              now: int | None = None) -> None:
+        """Send tick ``at``; one ``due`` later than ``now`` (published ahead) carries its
+        due time, and an ETA of WAKE_MS before it: the worker holds it in its timer until
+        the ETA, claims it, and starts the transfer at ``due`` (see run_tick)."""
+        kwargs: dict[str, Any] = {}
+        eta = None
+        if due is not None and now is not None and due > now:
+            kwargs["due"] = format_tick(due)
+            if due - WAKE_MS > now:
+                eta = _moment(due - WAKE_MS)
+        self.app.send_task(TASK_NAME, args=[name, format_tick(at)], kwargs=kwargs or None,
+                           queue=self.settings.queue, producer=producer, eta=eta)
 
     def _flush_notes(self) -> None:
         """Write the noted ticks to Redis, all in one round trip; kept for the next try

@@ -30,6 +30,7 @@ ENV: dict[str, tuple[str, ...]] = {
     "visibility_timeout": ("DATABAY_CELERY_VISIBILITY_TIMEOUT",),
     "restore_interval": ("DATABAY_CELERY_RESTORE_INTERVAL",),
     "poll": ("DATABAY_CELERY_POLL",),
+    "lead": ("DATABAY_CELERY_LEAD",),
 }
 
 _BROKER_SCHEMES = ("redis", "rediss", "amqp", "amqps", "pyamqp", "sentinel")
@@ -37,6 +38,7 @@ _REDIS_SCHEMES = ("redis", "rediss", "unix")
 _NAME = re.compile(r"[A-Za-z0-9_.:-]+")
 _NUMBERS = ("lock_lease", "beat_lease", "record_ttl", "visibility_timeout",
             "restore_interval", "poll")
+_FLOATS = (*_NUMBERS, "lead")
 
 
 def redact(url: str) -> str:
@@ -64,6 +66,11 @@ class Settings:
         delivered again (Redis broker).
     :param restore_interval: how often workers look for such messages (Redis broker).
     :param poll: seconds between two tries of a tick that waits for its link's lock.
+    :param lead: seconds beat publishes each tick ahead of its due time; the message
+        carries the due time as its Celery ETA and the worker holds it (in its timer, not
+        in a pool thread) until then, so that ticks due at the same moment start on time
+        instead of one broker round trip after the other. ``0`` publishes at the due
+        time. Below ``visibility_timeout``.
     """
 
     broker_url: str
@@ -76,6 +83,7 @@ class Settings:
     visibility_timeout: float = 300.0
     restore_interval: float = 10.0
     poll: float = 1.0
+    lead: float = 0.75
 
     def __post_init__(self) -> None:
         for name in ("queue", "prefix"):
@@ -89,6 +97,12 @@ class Settings:
                     or not math.isfinite(value) or value <= 0:
                 raise ValueError(f"databay-celery setting {name!r} must be a positive number "
                                  f"of seconds, got {value!r}")
+        lead = self.lead
+        if isinstance(lead, bool) or not isinstance(lead, (int, float)) \
+                or not math.isfinite(lead) or lead < 0 or lead >= self.visibility_timeout:
+            raise ValueError(f"databay-celery setting 'lead' must be a number of seconds from "
+                             f"0 (publish each tick when due) to below visibility_timeout "
+                             f"({self.visibility_timeout:g} s), got {lead!r}")
         if self.lock_lease < 1.0 or self.beat_lease < 1.0:
             raise ValueError("databay-celery settings 'lock_lease' and 'beat_lease' must be "
                              f"at least 1 second, got {self.lock_lease!r} and "
@@ -118,7 +132,7 @@ class Settings:
                 for var in names:
                     raw = env.get(var)
                     if raw:
-                        value = _number(var, raw) if name in _NUMBERS else raw
+                        value = _number(var, raw) if name in _FLOATS else raw
                         break
             if value is not None:
                 values[name] = value

@@ -30,6 +30,11 @@ _LOGGER = logging.getLogger("databay.CeleryPlanner")
 #: The Celery task beat sends: ``databay.tick(link_name, tick_time)``.
 TASK_NAME = "databay.tick"
 
+#: How long before its due time a tick published ahead leaves the worker's timer (its
+#: message's ETA): time to claim it, so that at the due time only the transfer is left.
+#: Ticks due at the same moment each hold a pool thread for at most this long.
+WAKE_MS = 250
+
 _guards: dict[tuple[int, Settings], Guard] = {}
 _guards_lock = threading.Lock()
 
@@ -52,11 +57,15 @@ class Wait(Exception):
         self.countdown = countdown
 
 
-def run_tick(task: Any, link_name: Any, tick: Any) -> str:
-    """The body of the ``databay.tick`` task; returns what happened (for logs/tests)."""
+def run_tick(task: Any, link_name: Any, tick: Any, due: Any = None) -> str:
+    """The body of the ``databay.tick`` task; returns what happened (for logs/tests).
+
+    ``due``: the due time of a tick published ahead (its tick time plus jitter): the
+    transfer starts then, once the tick is claimed."""
     settings: Settings = task.databay_settings
     try:
         when = parse_tick(tick)
+        due_at = None if due is None else parse_tick(due).timestamp()
     except ValueError as exc:
         _LOGGER.error("tick message refused (not sent by databay beat?): %s", exc)
         return "invalid"
@@ -74,7 +83,7 @@ def run_tick(task: Any, link_name: Any, tick: Any) -> str:
     guard = guard_for(settings)
     while True:
         try:
-            status = _guarded(guard, link, link_name, tick, when)
+            status = _guarded(guard, link, link_name, tick, when, due_at)
         except Wait as wait:
             guard.outage.recovered()
             _LOGGER.debug("tick %s of link %r waits %.2f s: %s", tick, link_name,
@@ -128,7 +137,18 @@ def _wait_out(outage: Outage, exc: Any, doing: str, at_least: float | None, tick
         outage.pause(min(left, 0.25))
 
 
-def _guarded(guard: Guard, link: Any, name: str, tick: str, when: datetime.datetime) -> str:
+def _until(due_at: float | None) -> None:
+    """Wait for a claimed tick's due time (at most WAKE_MS after its ETA, unless the
+    worker was late itself)."""
+    if due_at is None:
+        return
+    left = due_at - time.time()
+    if left > 0:
+        time.sleep(left)
+
+
+def _guarded(guard: Guard, link: Any, name: str, tick: str, when: datetime.datetime,
+             due_at: float | None = None) -> str:
     claim = guard.claim(name, tick)  # lock, records and "started" in one round trip
     lease = claim.lease
     if lease is None:
@@ -145,6 +165,7 @@ def _guarded(guard: Guard, link: Any, name: str, tick: str, when: datetime.datet
         if before is not None:
             _LOGGER.warning("tick %s of link %r: its transfer on %s did not finish (worker "
                             "lost): running it again", tick, name, before.get("worker"))
+        _until(due_at)
         status, info = _transfer(link, name, tick, when)
         info.update(status=status, redo=before is not None)
         try:
