@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
 import functools
 import logging
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -45,6 +48,68 @@ class _WakeHub(bootsteps.StartStopStep):  # type: ignore[misc]
             # an attribute of this hub only; create_loop() reads self.fire_timers
             fire = type(hub).fire_timers
             hub.fire_timers = functools.partial(fire, hub, max_timers=_TIMERS_PER_PASS)
+
+
+class _HeldTicks:
+    """The ticks this worker process holds in Celery's timer (published ahead, their ETA
+    not reached): Celery cancels them when its connection to the broker breaks, leaving
+    their messages unacknowledged in the broker, which delivers them again only after
+    ``visibility_timeout``. They are published again when the consumer is back, so they
+    still run when due (once: the tick records; the old message, when it comes back,
+    finds the tick done)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held: dict[str, tuple[list[Any], dict[str, Any]]] = {}
+
+    def received(self, request: Any = None, **kwargs: Any) -> None:
+        if request is not None and request.name == TASK_NAME and request.eta:
+            with self._lock:
+                self._held[request.id] = (list(request.args), dict(request.kwargs or {}))
+
+    def started(self, task_id: Any = None, **kwargs: Any) -> None:
+        if self._held:
+            with self._lock:
+                self._held.pop(task_id, None)
+
+    def take(self) -> list[tuple[list[Any], dict[str, Any]]]:
+        with self._lock:
+            held, self._held = list(self._held.values()), {}
+        return held
+
+
+_held_ticks = _HeldTicks()
+
+
+class _Republish(bootsteps.StartStopStep):  # type: ignore[misc]
+    """On each (re)start of the worker's consumer, publish the held ticks a broken
+    connection cancelled (see :class:`_HeldTicks`)."""
+
+    requires = {"celery.worker.consumer.tasks:Tasks"}
+
+    def start(self, consumer: Any) -> None:
+        held = _held_ticks.take()
+        if not held:
+            return
+        from databay_celery._registry import parse_tick
+        from databay_celery._worker import WAKE_MS
+
+        settings: Settings = consumer.app.tasks[TASK_NAME].databay_settings
+        now = time.time()
+        for args, kwargs in held:
+            eta = None
+            due = kwargs.get("due")
+            if isinstance(due, str):
+                try:
+                    at = parse_tick(due).timestamp() - WAKE_MS / 1000
+                except ValueError:
+                    at = now
+                if at > now:
+                    eta = datetime.datetime.fromtimestamp(at, datetime.timezone.utc)
+            consumer.app.send_task(TASK_NAME, args=args, kwargs=kwargs or None,
+                                   queue=settings.queue, eta=eta)
+        _LOGGER.warning("%d tick(s) this worker held until due were published again: the "
+                        "connection to the broker broke while it held them", len(held))
 
 
 def _patch_kombu_redis() -> None:
@@ -110,6 +175,7 @@ def make_app(settings: Settings | None = None, **given: Any) -> Celery:
         _patch_kombu_redis()
     app = Celery("databay", broker=settings.broker_url, set_as_current=False)
     app.steps["worker"].add(_WakeHub)
+    app.steps["consumer"].add(_Republish)
     options: dict[str, Any] = {
         "visibility_timeout": settings.visibility_timeout,
         "unacked_restore_interval": settings.restore_interval,
@@ -182,6 +248,8 @@ def _is_databay(worker: Any) -> bool:
     return getattr(app.tasks[TASK_NAME], "databay_settings", None) is not None
 
 
+signals.task_received.connect(_held_ticks.received, weak=False)
+signals.task_prerun.connect(_held_ticks.started, weak=False)
 signals.worker_init.connect(_on_worker_init, weak=False)
 signals.worker_process_init.connect(_on_process_init, weak=False)
 signals.worker_shutting_down.connect(_on_shutting_down, weak=False)
